@@ -1,0 +1,1 @@
+"""The track diffusion model and its parts: `layers`, `encoders`, `diffusion_model`."""
