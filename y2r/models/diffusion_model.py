@@ -26,14 +26,16 @@ from ..timestep_sampling import LossSecondMomentResampler, UniformSampler
 
 # %% ../../nbs/03_diffusion_model.ipynb #22965ac6
 _CHOICES = dict(prediction_type=('v_prediction', 'epsilon'), timestep_spacing=('trailing', 'leading', 'linspace'),
-                importance_weighting=('unbiased', 'none'))
+                importance_weighting=('unbiased', 'none'), model_type=('diffusion',))
 
 @dataclass
 class ModelConfig:
     "Settings of a `DiffusionIntentTracker`: the `model` section of `configs/train_diffusion.yaml`."
+    model_type: str = 'diffusion'      # the model family; the only one so far
     # -- what is predicted
     num_future_steps: int = 8          # T: future steps per track; tokens have T+1 steps with the conditioning slot
     frame_stack: int = 1               # F: frames per sample
+    image_size: int = 64               # frames are image_size x image_size pixels
     hand_mode: bool = True             # also predict hand trajectories (UVD + 6D rotation, 9 numbers per step)
     max_hands: int = 2                 # hands per sample at most; each index has a learned identity
     # -- denoiser (see MODEL_SIZES)
@@ -57,7 +59,7 @@ class ModelConfig:
     enable_cfg: bool = True            # train with the text dropped, so that sampling can guide
     cfg_dropout_prob: float = 0.1      # probability that a training sample sees the null text
     # -- diffusion
-    num_train_timesteps: int = 100     # timesteps of the training schedule
+    num_diffusion_steps: int = 100     # timesteps of the training schedule
     num_inference_steps: int = 10      # DDIM steps of `predict`
     beta_schedule: str = 'squaredcos_cap_v2'  # the cosine schedule (improved DDPM)
     prediction_type: str = 'v_prediction'     # 'v_prediction' or 'epsilon'; pairs with timestep_spacing
@@ -75,6 +77,8 @@ class ModelConfig:
             if getattr(self, k) not in ok: raise ValueError(f"`{k}` must be one of {ok}, got {getattr(self, k)!r}")
         if self.hidden_size % 4 or self.hidden_size % self.num_heads:
             raise ValueError(f"`hidden_size` ({self.hidden_size}) must be a multiple of 4 and of `num_heads` ({self.num_heads})")
+        if self.image_encoder == 'patch' and self.image_size % self.patch_size:
+            raise ValueError(f"`image_size` ({self.image_size}) must be a multiple of `patch_size` ({self.patch_size})")
         if not 0 <= self.cfg_dropout_prob < 1: raise ValueError(f"`cfg_dropout_prob` must lie in [0, 1), got {self.cfg_dropout_prob}")
 
 # %% ../../nbs/03_diffusion_model.ipynb #d5d66852
@@ -149,11 +153,11 @@ def _init_hands(self:DiffusionIntentTracker, c:ModelConfig):
 # %% ../../nbs/03_diffusion_model.ipynb #a2dced97
 @patch
 def _init_diffusion(self:DiffusionIntentTracker, c:ModelConfig):
-    sched = dict(num_train_timesteps=c.num_train_timesteps, beta_schedule=c.beta_schedule, clip_sample=False,
+    sched = dict(num_train_timesteps=c.num_diffusion_steps, beta_schedule=c.beta_schedule, clip_sample=False,
                  prediction_type=c.prediction_type)
     self.noise_scheduler = DDPMScheduler(**sched)
     self.inference_scheduler = DDIMScheduler(**sched, timestep_spacing=c.timestep_spacing)
-    T, K = c.num_train_timesteps, c.loss_history_len
+    T, K = c.num_diffusion_steps, c.loss_history_len
     self.timestep_sampler = (LossSecondMomentResampler(T, K, c.uniform_prob) if c.use_importance_sampling
                              else UniformSampler(T, K))
 
@@ -163,11 +167,8 @@ def check_inputs(self:DiffusionIntentTracker, frames, query_coords, text=None, h
                 ) -> dict: # sizes: B, N, Hh, T, S, ...
     "Raise a `ValueError` naming the first input that does not fit the model; return the sizes."
     c = self.config
-    dims = {'F': c.frame_stack, 'T': c.num_future_steps, 'S': c.num_future_steps + 1, 'Hh': 0}
+    dims = {'F': c.frame_stack, 'H': c.image_size, 'W': c.image_size, 'T': c.num_future_steps, 'S': c.num_future_steps + 1, 'Hh': 0}
     check_shape(frames, 'frames', ('B', 'F', 3, 'H', 'W'), dims)
-    p = c.patch_size
-    if isinstance(self.image_encoder, PatchImageEncoder) and (dims['H'] % p or dims['W'] % p):
-        raise ValueError(f"`frames` height and width must be multiples of patch_size={p}, got {dims['H']}x{dims['W']}")
     check_shape(query_coords, 'query_coords', ('B', 'N', 2), dims)
     self._check_text(text, dims['B'])
     self._check_hands(hand_query_uvd, hand_query_rot, dims)
@@ -513,7 +514,7 @@ def predict(self:DiffusionIntentTracker, frames:Tensor, # (B, F, 3, H, W)
             num_inference_steps:int|None=None, # default: `config.num_inference_steps`
             cfg_guidance_scale:float=1.0, # 1: conditional; 0: unconditional (null text); >1: guided
             guidance_rescale:float=0.0, # phi of arXiv 2305.08891
-            guidance_interval:tuple|None=None, # (lo, hi): guide only where t / num_train_timesteps is in [lo, hi]
+            guidance_interval:tuple|None=None, # (lo, hi): guide only where t / num_diffusion_steps is in [lo, hi]
             guidance_mode:str='auto', # 'batched', 'sequential' or 'auto'
             generator:torch.Generator|list|None=None, # one, or one per sample
             return_intermediate:bool=False, # also return the state after every step
@@ -553,7 +554,7 @@ def _check_guidance(self:DiffusionIntentTracker, scale:float, interval:tuple|Non
 @patch
 def _in_interval(self:DiffusionIntentTracker, t, interval:tuple|None) -> bool:
     "Is timestep `t` inside the guidance interval (a fraction of the training schedule)?"
-    return interval is None or interval[0] <= int(t) / self.config.num_train_timesteps <= interval[1]
+    return interval is None or interval[0] <= int(t) / self.config.num_diffusion_steps <= interval[1]
 
 @patch
 def _step_kwargs(self:DiffusionIntentTracker, sched, generator) -> dict:
