@@ -24,7 +24,7 @@ N_POINTS, N_HANDS, SIZE, STEPS, SCALE = 16, 1, 64, 10, 3.0  # --points and --siz
 
 def make_model() -> DiffusionIntentTracker:
     "The default model, with its zero-initialised heads and gates opened so that outputs depend on the inputs."
-    model = DiffusionIntentTracker(ModelConfig(vocab=Tokenizer.from_texts(INSTRUCTIONS).vocab)).eval()
+    model = DiffusionIntentTracker(ModelConfig(image_size=SIZE, vocab=Tokenizer.from_texts(INSTRUCTIONS).vocab)).eval()
     g = torch.Generator().manual_seed(0)
     with torch.no_grad():
         for p in model.parameters():
