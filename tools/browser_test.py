@@ -1,0 +1,187 @@
+"""Open the CFG explorer notebook in JupyterLab in headless Chromium, run it, move the CFG slider, check the figure changes.
+
+    python tools/browser_test.py [--notebook nbs/10_cfg_explorer.ipynb] [--out DIR] [--timeout 300]
+
+Needs `jupyterlab`, `ipywidgets`, `playwright` (pip; the browser itself is never downloaded) and Debian's
+`chromium` (`apt-get install -y chromium`). JupyterLab listens on 127.0.0.1 only, on a free port, with a
+random token, in a temporary folder holding a copy of the notebook; the server and its kernels are stopped
+whatever happens. Screenshots, the figure before and after, and the server log go to `--out`
+(default: `$Y2R_ARTIFACTS`, else /tmp/y2r-browser). Exit status 0 when the figure changed, 1 otherwise.
+"""
+import argparse, base64, json, os, secrets, shutil, signal, socket, subprocess, sys, tempfile, time, urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+def free_port() -> int:
+    "A TCP port on 127.0.0.1 that nobody listens on right now."
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+def prepare_notebook(src: Path, dst: Path) -> Path:
+    "Copy `src` to `dst` without its outputs and without the cell that exports the library (it needs the repo)."
+    nb = json.loads(src.read_text())
+    nb['cells'] = [c for c in nb['cells'] if 'nbdev_export' not in ''.join(c['source'])]
+    for c in nb['cells']:
+        if c['cell_type'] == 'code': c['outputs'], c['execution_count'] = [], None
+    dst.write_text(json.dumps(nb))
+    return dst
+
+@contextmanager
+def jupyter_lab(root: Path, log_path: Path, startup_timeout: float = 90):
+    "A JupyterLab server on 127.0.0.1 serving `root`; yields its base URL and token; always stopped on exit."
+    port, token = free_port(), secrets.token_hex(16)
+    env = {**os.environ, 'JUPYTER_RUNTIME_DIR': str(root / '.runtime'), 'JUPYTER_CONFIG_DIR': str(root / '.config'),
+           'JUPYTERLAB_WORKSPACES_DIR': str(root / '.workspaces'), 'PYTHONUNBUFFERED': '1',
+           'JUPYTER_DATA_DIR': str(root / '.data')}  # no user-level kernels: the kernel runs this Python
+    cmd = [sys.executable, '-m', 'jupyterlab', '--no-browser', '--allow-root', '--ip=127.0.0.1', f'--port={port}',
+           '--ServerApp.port_retries=0', f'--ServerApp.token={token}', f'--ServerApp.root_dir={root}',
+           '--LabApp.expose_app_in_browser=True', f'--LabApp.user_settings_dir={root / ".settings"}',
+           f'--LabApp.workspaces_dir={root / ".workspaces"}', '--LabApp.news_url=None',
+           '--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate']
+    notif = root / '.settings' / '@jupyterlab' / 'apputils-extension' / 'notification.jupyterlab-settings'
+    notif.parent.mkdir(parents=True, exist_ok=True)
+    notif.write_text(json.dumps({'fetchNews': 'false'}))  # no "get Jupyter news?" toast over the page
+    log = open(log_path, 'w')
+    proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f'http://127.0.0.1:{port}'
+    try:
+        deadline = time.time() + startup_timeout
+        while True:
+            if proc.poll() is not None: raise RuntimeError(f'JupyterLab exited with {proc.returncode}; see {log_path}')
+            try:
+                with urllib.request.urlopen(f'{url}/api/status?token={token}', timeout=2) as r:
+                    if r.status == 200: break
+            except OSError: pass
+            if time.time() > deadline: raise TimeoutError(f'JupyterLab did not answer within {startup_timeout}s; see {log_path}')
+            time.sleep(0.5)
+        yield url, token
+    finally:
+        stop(proc)
+        log.close()
+
+def stop(proc: subprocess.Popen, grace: float = 10):
+    "Stop the server and everything it started (its kernels): SIGTERM to its process group, then SIGKILL."
+    if proc.poll() is None:
+        try: os.killpg(proc.pid, signal.SIGTERM)
+        except ProcessLookupError: return
+        try: proc.wait(grace)
+        except subprocess.TimeoutExpired: pass
+    try: os.killpg(proc.pid, signal.SIGKILL)  # kernels left behind, if any
+    except ProcessLookupError: pass
+    proc.wait()
+
+# JavaScript run in the page through the app object that `expose_app_in_browser` publishes.
+KERNEL_IDLE = "() => { const w = window.jupyterapp?.shell.currentWidget; const k = w?.sessionContext?.session?.kernel; return !!k && k.status === 'idle'; }"
+RUN_STATE = """() => {
+  const w = window.jupyterapp.shell.currentWidget, cells = w.content.model.cells, errors = [];
+  let code = 0, done = 0;
+  for (let i = 0; i < cells.length; i++) {
+    const c = cells.get(i);
+    if (c.type !== 'code') continue;
+    code++; if (c.executionCount) done++;
+    for (const o of c.outputs.toJSON()) if (o.output_type === 'error') errors.push(`cell ${i}: ${o.ename}: ${o.evalue}`);
+  }
+  return {code, done, errors, idle: w.sessionContext.session?.kernel?.status === 'idle'};
+}"""
+
+def run_notebook(page, timeout_s: float) -> dict:
+    "Run every cell with the notebook's 'run all' command; wait until all ran; fail on an error output."
+    page.wait_for_function(KERNEL_IDLE, timeout=timeout_s * 1000)
+    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    deadline = time.time() + timeout_s
+    while time.time() < deadline:
+        st = page.evaluate(RUN_STATE)
+        if st['errors']: raise AssertionError('the notebook raised: ' + '; '.join(st['errors']))
+        if st['done'] == st['code'] and st['idle']: return st
+        time.sleep(1)
+    raise TimeoutError(f'the notebook did not finish within {timeout_s}s: {page.evaluate(RUN_STATE)}')
+
+def save_png(src: str, path: Path) -> Path:
+    "Write the PNG of a data URL (or note that the image was not inline)."
+    if src and src.startswith('data:image/png;base64,'): path.write_bytes(base64.b64decode(src.split(',', 1)[1]))
+    return path
+
+def move_slider(page, explorer, label: str, presses: int) -> str:
+    "Focus the handle of the slider labelled `label`, press ArrowRight `presses` times; return the readout."
+    slider = explorer.locator('.widget-slider').filter(has=page.locator('label', has_text=label)).first
+    readout, handle = slider.locator('.widget-readout'), slider.locator('.noUi-handle')
+    before = readout.inner_text()
+    handle.focus()
+    for _ in range(presses): handle.press('ArrowRight')
+    handle.evaluate('h => h.blur()')
+    page.wait_for_function('([el, v]) => el.textContent.trim() !== v', arg=[readout.element_handle(), before], timeout=10_000)
+    return readout.inner_text()
+
+def browser_check(url: str, token: str, nb_name: str, out: Path, chromium: str, timeout_s: float) -> dict:
+    "Open the notebook, run it, move the CFG slider, and compare the explorer's figure before and after."
+    from playwright.sync_api import sync_playwright
+    t0, res = time.time(), {}
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, headless=True, args=['--no-sandbox', '--disable-gpu'])
+        try:
+            page = browser.new_page(viewport={'width': 1400, 'height': 1000})
+            page.set_default_timeout(60_000)
+            page.goto(f'{url}/lab/tree/{nb_name}?token={token}')
+            page.wait_for_selector('.jp-Notebook', timeout=60_000)
+            res['run'] = run_notebook(page, timeout_s)
+            res['run_s'] = round(time.time() - t0, 1)
+            explorer = page.locator('.y2r-cfg-explorer').first
+            explorer.scroll_into_view_if_needed()
+            img = explorer.locator('.widget-output img').first
+            img.wait_for(state='visible', timeout=60_000)
+            before = img.get_attribute('src')
+            page.screenshot(path=str(out / 'explorer_before.png'))
+            save_png(before, out / 'figure_before.png')
+            res['readout'] = move_slider(page, explorer, 'CFG scale', presses=8)  # 3 -> 5 in steps of 0.25
+            page.wait_for_function('([el, v]) => el.isConnected && el.getAttribute("src") !== v || '
+                                   '!el.isConnected', arg=[img.element_handle(), before], timeout=60_000)
+            page.wait_for_function(KERNEL_IDLE, timeout=60_000)  # every redraw the key presses asked for is done
+            page.wait_for_timeout(1000)
+            img = explorer.locator('.widget-output img').first
+            img.wait_for(state='visible', timeout=60_000)
+            after = img.get_attribute('src')
+            explorer.scroll_into_view_if_needed()
+            page.screenshot(path=str(out / 'explorer_after.png'))
+            save_png(after, out / 'figure_after.png')
+            res.update(changed=bool(before) and bool(after) and before != after, src_lengths=(len(before or ''), len(after or '')))
+        except Exception:
+            try: page.screenshot(path=str(out / 'failure.png'))
+            except Exception: pass
+            raise
+        finally:
+            browser.close()
+    res['total_s'] = round(time.time() - t0, 1)
+    return res
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument('--notebook', type=Path, default=REPO / 'nbs' / '10_cfg_explorer.ipynb')
+    p.add_argument('--out', type=Path, default=Path(os.environ.get('Y2R_ARTIFACTS', '/tmp/y2r-browser')))
+    p.add_argument('--chromium', default=os.environ.get('CHROMIUM', '/usr/bin/chromium'))
+    p.add_argument('--timeout', type=float, default=300, help='seconds for the whole test')
+    a = p.parse_args(argv)
+    if not Path(a.chromium).exists(): sys.exit(f'no browser at {a.chromium}: apt-get install -y chromium (or pass --chromium)')
+    a.out.mkdir(parents=True, exist_ok=True)
+    def on_alarm(*_): raise TimeoutError(f'browser test over its {a.timeout:g}s budget')
+    signal.signal(signal.SIGALRM, on_alarm); signal.alarm(int(a.timeout))
+    t0 = time.time()
+    try:
+        with tempfile.TemporaryDirectory(prefix='y2r-browser-') as d:
+            root = Path(d)
+            nb = prepare_notebook(a.notebook, root / a.notebook.name)
+            with jupyter_lab(root, a.out / 'jupyterlab.log') as (url, token):
+                res = browser_check(url, token, nb.name, a.out, a.chromium, timeout_s=a.timeout * 0.6)
+    except Exception as e:
+        print(f'FAIL after {time.time() - t0:.0f}s: {type(e).__name__}: {e}\nartefacts: {a.out}', file=sys.stderr)
+        return 1
+    finally: signal.alarm(0)
+    ok = res.get('changed', False)
+    print(f"{'PASS' if ok else 'FAIL'}: the explorer's figure {'changed' if ok else 'did not change'} when the CFG slider moved "
+          f"to {res.get('readout')} ({res.get('run', {}).get('code')} cells run in {res.get('run_s')}s, {time.time() - t0:.0f}s in all)")
+    for f in sorted(a.out.glob('*.png')): print('  ', f)
+    return 0 if ok else 1
+
+if __name__ == '__main__': sys.exit(main())
