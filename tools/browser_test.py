@@ -33,7 +33,8 @@ def prepare_notebook(src: Path, dst: Path) -> Path:
 def jupyter_lab(root: Path, log_path: Path, startup_timeout: float = 90):
     "A JupyterLab server on 127.0.0.1 serving `root`; yields its base URL and token; always stopped on exit."
     port, token = free_port(), secrets.token_hex(16)
-    env = {**os.environ, 'JUPYTER_RUNTIME_DIR': str(root / '.runtime'), 'JUPYTER_CONFIG_DIR': str(root / '.config'),
+    # No MPLBACKEND from the caller (CI sets Agg): the kernel must use its inline backend to show figures.
+    env = {**{k: v for k, v in os.environ.items() if k != 'MPLBACKEND'}, 'JUPYTER_RUNTIME_DIR': str(root / '.runtime'), 'JUPYTER_CONFIG_DIR': str(root / '.config'),
            'JUPYTERLAB_WORKSPACES_DIR': str(root / '.workspaces'), 'PYTHONUNBUFFERED': '1',
            'JUPYTER_DATA_DIR': str(root / '.data')}  # no user-level kernels: the kernel runs this Python
     cmd = [sys.executable, '-m', 'jupyterlab', '--no-browser', '--allow-root', '--ip=127.0.0.1', f'--port={port}',
