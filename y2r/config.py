@@ -25,7 +25,7 @@ class DataConfig:
     num_points: int = 12           # N query points per sample
     num_hands: int = 1             # Hh hands per sample (used with the model's hand_mode)
     train_size: int = 100_000      # synthetic samples in the training set
-    val_size: int = 256            # fixed validation samples
+    val_size: int = 128            # fixed validation samples (each validation samples them at every CFG scale)
     seed: int = 0                  # synthetic training data seed; validation uses seed + 1
     batch_size: int = 64           # samples per step (per process under DDP)
     num_workers: int = 0           # DataLoader worker processes
@@ -44,8 +44,8 @@ _AMP = ('none', 'bf16', 'fp16')
 @dataclass
 class TrainConfig:
     "The `training` section: optimisation, validation and checkpoints."
-    steps: int = 800               # optimiser steps
-    lr: float = 1e-3               # peak AdamW learning rate
+    steps: int = 900               # optimiser steps
+    lr: float = 2e-3               # peak AdamW learning rate
     weight_decay: float = 0.01     # AdamW weight decay
     warmup_steps: int = 50         # linear warmup, then cosine decay
     min_lr_ratio: float = 0.1      # the cosine ends at lr * min_lr_ratio
@@ -54,11 +54,11 @@ class TrainConfig:
     amp: str = 'none'              # 'none', 'bf16' or 'fp16' (fp16 on CUDA only)
     compile: bool = False          # torch.compile the model (CUDA only)
     device: str = 'auto'           # 'auto' (CUDA if available), 'cpu', 'cuda', 'cuda:1', ...
-    val_every: int = 100           # steps between validations
+    val_every: int = 450           # steps between validations (and at the end); each costs about 100 steps on a CPU
     val_cfg_scales: list = field(default_factory=lambda: [1.0, 2.0, 3.0, 5.0])  # guidance scales to validate
     val_num_samples: int = 4       # K samples per validation input, for minADE@K and coverage
     log_every: int = 10            # steps between rows of metrics.csv
-    ckpt_every: int = 100          # steps between checkpoints
+    ckpt_every: int = 150          # steps between checkpoints of latest.pt (and at every validation)
     max_bad_steps: int = 5         # consecutive non-finite losses before training stops
     seed: int = 0                  # model initialisation and timestep draws
     out_dir: str = 'runs/train'    # run folder: checkpoints, metrics.csv, plots, the resolved config
