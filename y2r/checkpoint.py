@@ -6,7 +6,7 @@ Docs: https://y2r-dev.github.io/y2r/checkpoint.html.md"""
 
 # %% auto #0
 __all__ = ['FORMAT', 'VERSION', 'rng_state', 'set_rng_state', 'atomic_save', 'save_checkpoint', 'load_checkpoint', 'config_diff',
-           'load_weights', 'load_model', 'migrate_checkpoint', 'migrate_cli']
+           'load_weights', 'load_model', 'export_weights', 'export_weights_cli', 'migrate_checkpoint', 'migrate_cli']
 
 # %% ../nbs/08_checkpoint.ipynb #2da272da
 import argparse, os, pickle, random
@@ -101,6 +101,27 @@ def load_model(path, device='cpu', ema:bool=True) -> DiffusionIntentTracker:
     ckpt = load_checkpoint(path)
     model = DiffusionIntentTracker(ModelConfig(**ckpt['model_config']))
     return load_weights(model, ckpt, 'ema' if ema and ckpt.get('ema') is not None else 'model').to(device)
+
+# %% ../nbs/08_checkpoint.ipynb #7ea839f9
+def export_weights(src, # a training checkpoint, e.g. runs/train/best.pt
+                   dst, # the inference checkpoint to write
+                   ema:bool=True, # keep the EMA weights if the checkpoint has them, else the raw ones
+                  ) -> Path:
+    "Write a checkpoint of `src` with one set of weights and no training state."
+    ck = load_checkpoint(src)
+    key = 'ema' if ema and ck.get('ema') is not None else 'model'
+    model = load_weights(DiffusionIntentTracker(ModelConfig(**ck['model_config'])), ck, key)
+    cfg = None if ck.get('config') is None else load_config(ck['config'])
+    return save_checkpoint(dst, model, ck['step'], cfg, extra=dict(source=str(src), weights=key))
+
+@call_parse
+def export_weights_cli(src:str, # training checkpoint
+                       dst:str, # inference checkpoint to write
+                       raw:bool=False): # keep the raw weights instead of the EMA ones
+    "Write an inference checkpoint: one set of weights (EMA by default), no optimiser or RNG state."
+    p = export_weights(src, dst, ema=not raw)
+    print(f'wrote {p} ({p.stat().st_size / 2**20:.1f} MiB, from {Path(src).stat().st_size / 2**20:.1f} MiB)')
+
 
 # %% ../nbs/08_checkpoint.ipynb #46320b92
 def _old_parts(old) -> tuple:

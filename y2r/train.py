@@ -201,7 +201,7 @@ def train_step(self:Trainer, batch:dict) -> dict|None:
     self.ema.update_parameters(self.model)
     self.model.update_timestep_loss_history(out['timesteps'], out['per_sample_loss'].float())
     self.bad_steps, self.step = 0, self.step + 1
-    return {k: out[k].detach().float() for k in ('total_loss', 'track_loss', 'hand_uvd_loss', 'hand_rot_loss')} | dict(grad_norm=gnorm.detach().float())
+    return {k: out[k].detach().float() for k in ('total_loss', 'track_loss', 'hand_uvd_loss', 'hand_rot_loss', 'motion_loss')} | dict(grad_norm=gnorm.detach().float())
 
 @patch
 def _skip(self:Trainer) -> None:

@@ -6,8 +6,8 @@ Docs: https://y2r-dev.github.io/y2r/diffusion_model.html.md"""
 
 # %% auto #0
 __all__ = ['MODEL_SIZES', 'BATCH_SHAPES', 'AUTO_BATCHED_MAX_TOKENS', 'ModelConfig', 'check_shape', 'DiffusionIntentTracker',
-           'Condition', 'with_slot', 'impose_slot', 'pack_state', 'unpack_state', 'impose_slot_state', 'cfg_combine',
-           'resolve_guidance_mode', 'disp_to_pixel_tracks']
+           'pixel_window', 'Condition', 'with_slot', 'impose_slot', 'pack_state', 'unpack_state', 'impose_slot_state',
+           'cfg_combine', 'resolve_guidance_mode', 'disp_to_pixel_tracks']
 
 # %% ../../nbs/03_diffusion_model.ipynb #58b3394a
 import copy, inspect, warnings
@@ -21,7 +21,7 @@ from fastcore.basics import patch
 from torch import Tensor, nn
 
 from .encoders import PatchImageEncoder, build_image_encoder, build_text_encoder, point_features
-from .layers import DiTBlock, FinalLayer, TimestepEmbedder, sincos_embedding, sincos_embedding_2d
+from .layers import Attention, DiTBlock, FinalLayer, TimestepEmbedder, sincos_embedding, sincos_embedding_2d
 from ..timestep_sampling import LossSecondMomentResampler, UniformSampler
 
 # %% ../../nbs/03_diffusion_model.ipynb #22965ac6
@@ -49,6 +49,7 @@ class ModelConfig:
     patch_size: int = 8                # pixels per patch side; frame height and width must be multiples
     image_encoder_depth: int = 2       # transformer blocks of the patch encoder
     point_features: bool = True        # each query point (and hand) reads the image features at its location
+    point_pixels: int = 3              # and the raw pixels of a k x k window around it (0: off)
     # -- text
     text_mode: bool = True             # condition on an instruction
     text_encoder: str = 'scratch'      # 'scratch' (needs vocab) or 'hf:<name>'
@@ -71,6 +72,8 @@ class ModelConfig:
     uniform_prob: float = 0.1          # uniform share of the importance sampler
     hand_uvd_weight: float = 1.0       # weight of the hand UVD loss in the total
     hand_rot_weight: float = 1.0       # weight of the hand rotation loss in the total
+    motion_weight: float = 1.0         # weight of the auxiliary loss "which points will move"; 0: no motion head
+    motion_threshold: float = 0.05     # a point moves if its last displacement is longer (image units)
 
     def __post_init__(self):
         for k, ok in _CHOICES.items():
@@ -79,6 +82,8 @@ class ModelConfig:
             raise ValueError(f"`hidden_size` ({self.hidden_size}) must be a multiple of 4 and of `num_heads` ({self.num_heads})")
         if self.image_encoder == 'patch' and self.image_size % self.patch_size:
             raise ValueError(f"`image_size` ({self.image_size}) must be a multiple of `patch_size` ({self.patch_size})")
+        if self.point_pixels < 0: raise ValueError(f"`point_pixels` must be >= 0, got {self.point_pixels}")
+        if self.motion_weight < 0: raise ValueError(f"`motion_weight` must be >= 0, got {self.motion_weight}")
         if not 0 <= self.cfg_dropout_prob < 1: raise ValueError(f"`cfg_dropout_prob` must lie in [0, 1), got {self.cfg_dropout_prob}")
 
 # %% ../../nbs/03_diffusion_model.ipynb #d5d66852
@@ -123,10 +128,12 @@ class DiffusionIntentTracker(nn.Module):
                                                  c.num_heads, c.image_pretrained)
         self.t_embedder, self.ctx_type = TimestepEmbedder(H), nn.Embedding(2, H)  # ctx_type: 0 scene, 1 text
         self.query_proj, self.point_proj = nn.Linear(H, H), nn.Linear(H, H)
+        self.pixel_proj = nn.Linear(3 * c.frame_stack * c.point_pixels ** 2, H) if c.point_pixels else None
         self.track_in, self.track_head = nn.Linear(2, H), FinalLayer(H, 2)
         self.blocks = nn.ModuleList(DiTBlock(H, c.num_heads, c.mlp_ratio) for _ in range(c.depth))
         self._init_text(c)
         self._init_hands(c)
+        self._init_grounding(c)
         self._init_diffusion(c)
         self.register_buffer('disp_mean', torch.zeros(2))  # displacement statistics of the training set,
         self.register_buffer('disp_std', torch.ones(2))    # to turn normalised displacements back into tracks
@@ -149,6 +156,13 @@ def _init_hands(self:DiffusionIntentTracker, c:ModelConfig):
     H = c.hidden_size
     self.hand_query_in, self.hand_in = nn.Linear(9, H), nn.Linear(9, H)  # pose at t=0; noisy 9-number state
     self.hand_id, self.hand_head = nn.Embedding(c.max_hands, H), FinalLayer(H, 9)
+
+@patch
+def _init_grounding(self:DiffusionIntentTracker, c:ModelConfig):
+    H = c.hidden_size
+    if c.text_mode: self.ground_norm, self.ground_attn = nn.LayerNorm(H), Attention(H, c.num_heads)  # tokens read the instruction
+    self.motion_head = (nn.Sequential(nn.LayerNorm(H), nn.Linear(H, H), nn.GELU(), nn.Linear(H, 1))
+                        if c.motion_weight > 0 else None)  # (B, N, H) -> (B, N, 1): will this point move?
 
 # %% ../../nbs/03_diffusion_model.ipynb #a2dced97
 @patch
@@ -204,17 +218,32 @@ def encode_scene(self:DiffusionIntentTracker, frames:Tensor, # (B, F, 3, H, W)
                 ) -> tuple: # scene tokens (B, P, H), static track and hand tokens (B, M, H) with M = N + Hh
     "Text-independent conditioning, computed once per call."
     scene, fmap = self.image_encoder(frames)  # (B, P, H), (B, H, h, w)
-    tokens = self._static_tokens(fmap, query_coords)  # (B, N, H)
+    tokens = self._static_tokens(fmap, query_coords, frames)  # (B, N, H)
     if self.config.hand_mode:
-        hands = self._static_tokens(fmap, hand_query_uvd[..., :2]) + self.hand_id.weight[:hand_query_uvd.shape[1]]
+        hands = self._static_tokens(fmap, hand_query_uvd[..., :2], frames) + self.hand_id.weight[:hand_query_uvd.shape[1]]
         tokens = torch.cat([tokens, hands + self.hand_query_in(torch.cat([hand_query_uvd, hand_query_rot], -1))], 1)
     return scene + self.ctx_type.weight[0], tokens
 
 @patch
-def _static_tokens(self:DiffusionIntentTracker, fmap:Tensor, xy:Tensor) -> Tensor: # (B, n, H)
-    "Where a point is (2-D sinusoidal code), and what the image shows there (bilinear features)."
+def _static_tokens(self:DiffusionIntentTracker, fmap:Tensor, xy:Tensor, frames:Tensor) -> Tensor: # (B, n, H)
+    "Where a point is (2-D sinusoidal code), and what the image shows there (bilinear features, raw pixels)."
     tokens = self.query_proj(sincos_embedding_2d(xy, self.config.hidden_size))
-    return tokens + self.point_proj(point_features(fmap, xy)) if self.config.point_features else tokens
+    if self.config.point_features: tokens = tokens + self.point_proj(point_features(fmap, xy))
+    if self.pixel_proj is not None: tokens = tokens + self.pixel_proj(pixel_window(frames, xy, self.config.point_pixels))
+    return tokens
+
+# %% ../../nbs/03_diffusion_model.ipynb #704f9e75
+def pixel_window(frames:Tensor, # (B, F, 3, H, W)
+                 xy:Tensor, # (B, n, 2) points, x and y in [0, 1]
+                 k:int=3, # window side, in pixels
+                ) -> Tensor: # (B, n, F*3*k*k)
+    "The raw pixels of a k x k window centred on each point (bilinear, one pixel apart, rows then columns)."
+    B, _, _, H, W = frames.shape
+    r = torch.arange(k, device=xy.device, dtype=xy.dtype) - (k - 1) / 2
+    off = torch.stack(torch.meshgrid(r / W, r / H, indexing='xy'), -1).reshape(-1, 2)  # (k*k, 2) as (dx, dy)
+    pts = (xy[:, :, None] + off).reshape(B, -1, 2)
+    return point_features(frames.flatten(1, 2), pts).reshape(B, xy.shape[1], -1)
+
 
 # %% ../../nbs/03_diffusion_model.ipynb #bfbf7d68
 @patch
@@ -260,10 +289,11 @@ def make_condition(self:DiffusionIntentTracker, scene:Tensor, # (B, P, H) from `
                    text_tokens:Tensor|None=None, # (B, L, H) from `encode_text`
                    text_pad:Tensor|None=None, # (B, L)
                   ) -> Condition:
-    "Assemble the conditioning tokens (scene, then text) and the pooled instruction."
+    "Ground the static tokens in the instruction; assemble the conditioning tokens (scene, then text) and the pooled instruction."
     B, P, H = scene.shape
     ctx, pad, c_text = scene, scene.new_zeros(B, P, dtype=torch.bool), scene.new_zeros(B, H)
     if text_tokens is not None:
+        tokens = tokens + self.ground_attn(self.ground_norm(tokens), text_tokens, text_pad)  # what the instruction says of me
         ctx, pad = torch.cat([scene, text_tokens + self.ctx_type.weight[1]], 1), torch.cat([pad, text_pad], 1)
         keep = (~text_pad)[..., None].to(text_tokens.dtype)  # (B, L, 1): average over real tokens only
         c_text = self.text_pool((text_tokens * keep).sum(1) / keep.sum(1))
@@ -376,6 +406,28 @@ def timestep_loss_history(self:DiffusionIntentTracker) -> Tensor: return self.ti
 @patch(as_prop=True)
 def timestep_loss_counts(self:DiffusionIntentTracker) -> Tensor: return self.timestep_sampler.filled  # (T,)
 
+# %% ../../nbs/03_diffusion_model.ipynb #4f4f0c72
+@patch
+def motion_logits(self:DiffusionIntentTracker, cond:Condition, N:int # track tokens first, then hands
+                 ) -> Tensor: # (B, N) logits: will each query point move?
+    "The motion head on the grounded track tokens of `cond`."
+    return self.motion_head(cond.tokens[:, :N]).squeeze(-1)
+
+@patch
+def motion_loss(self:DiffusionIntentTracker, cond:Condition, batch:dict, # with gt_disp_normalized, optionally gt_visibility
+                drop:Tensor|None=None, # (B,) True where the instruction was dropped
+               ) -> Tensor: # scalar
+    "Binary cross-entropy of the motion head against `last displacement > motion_threshold`."
+    last = batch['gt_disp_normalized'][:, :, -1] * self.disp_std + self.disp_mean  # (B, N, 2) image units
+    moves = (last.norm(dim=-1) > self.config.motion_threshold).float()
+    logits = self.motion_logits(cond, moves.shape[1])
+    keep = torch.ones_like(moves)
+    if drop is not None: keep = keep * (~drop).float()[:, None]
+    if batch.get('gt_visibility') is not None: keep = keep * batch['gt_visibility'][:, :, -1].float()
+    bce = F.binary_cross_entropy_with_logits(logits.float(), moves, reduction='none')
+    return (bce * keep).sum() / keep.sum().clamp(min=1)
+
+
 # %% ../../nbs/03_diffusion_model.ipynb #8351dffd
 BATCH_SHAPES = {  # the data contract: key -> shape
     'frames': '(B, F, 3, H, W)', 'query_coords': '(B, N, 2)', 'gt_disp_normalized': '(B, N, T, 2)', 'text': 'list of B str',
@@ -401,15 +453,17 @@ def read_batch(self:DiffusionIntentTracker, batch:dict) -> tuple: # model inputs
 @patch
 def compute_loss(self:DiffusionIntentTracker, batch:dict, # a batch of the data contract
                  generator:torch.Generator|None=None, # for reproducible timesteps, noise and text drops
-                ) -> dict: # total_loss, track_loss, hand_uvd_loss, hand_rot_loss, per_sample_loss (B,), timesteps (B,)
-    "The diffusion loss of one batch."
+                ) -> dict: # total_loss, track_loss, hand_uvd_loss, hand_rot_loss, motion_loss, per_sample_loss (B,), timesteps (B,)
+    "The diffusion loss of one batch, plus the weighted motion loss."
     c, (inputs, dims) = self.config, self.read_batch(batch)
     B, dev = dims['B'], batch['frames'].device
     t, w = self.sample_timesteps(B, dev, generator)
     noisy, target = self.add_noise(with_slot(batch['gt_disp_normalized']), t, generator)
     noisy_h = target_h = None
     if c.hand_mode: noisy_h, target_h = self.add_noise(with_slot(torch.cat([batch['gt_hand_uvd_disp'], batch['gt_hand_rot_disp']], -1)), t, generator)
-    out = self(**inputs, noisy_traj=noisy, timestep=t, noisy_hand_traj=noisy_h, drop_text=self.text_drop_mask(B, dev, generator))
+    drop = self.text_drop_mask(B, dev, generator)
+    cond = self.condition(**inputs, drop_text=drop)
+    out = self.denoise(cond, noisy, t, noisy_h)
     sq_err = lambda pred, tgt: (pred - tgt)[:, :, 1:].square()  # the slot is given, not predicted
     track = sq_err(out['track_noise'], target).mean((1, 2, 3))  # (B,)
     uvd = rot = torch.zeros_like(track)
@@ -418,7 +472,9 @@ def compute_loss(self:DiffusionIntentTracker, batch:dict, # a batch of the data 
         uvd, rot = err[..., :3].mean((1, 2, 3)), err[..., 3:].mean((1, 2, 3))
     per_sample = track + c.hand_uvd_weight * uvd + c.hand_rot_weight * rot
     total = (per_sample * w).mean() if c.importance_weighting == 'unbiased' else per_sample.mean()
-    return dict(total_loss=total, track_loss=track.mean(), hand_uvd_loss=uvd.mean(), hand_rot_loss=rot.mean(),
+    motion = self.motion_loss(cond, batch, drop) if self.motion_head is not None else total.new_zeros(())
+    return dict(total_loss=total + c.motion_weight * motion, track_loss=track.mean(), hand_uvd_loss=uvd.mean(),
+                hand_rot_loss=rot.mean(), motion_loss=motion,
                 per_sample_loss=per_sample.detach(), timesteps=t)
 
 # %% ../../nbs/03_diffusion_model.ipynb #7107d3c4
