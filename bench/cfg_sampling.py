@@ -32,20 +32,22 @@ def make_model() -> DiffusionIntentTracker:
     return model
 
 
-def make_inputs(B: int, seed: int = 0) -> dict:
+def make_inputs(B: int, seed: int = 0, device='cpu') -> dict:
+    "A batch of `B` random frames, query points, instructions and hands (drawn on the CPU, then moved to `device`)."
     g = torch.Generator().manual_seed(seed)
-    return dict(frames=torch.randn(B, 1, 3, SIZE, SIZE, generator=g), query_coords=torch.rand(B, N_POINTS, 2, generator=g),
-                text=[INSTRUCTIONS[i % len(INSTRUCTIONS)] for i in range(B)],
-                hand_query_uvd=torch.rand(B, N_HANDS, 3, generator=g), hand_query_rot=torch.randn(B, N_HANDS, 6, generator=g))
+    inputs = dict(frames=torch.randn(B, 1, 3, SIZE, SIZE, generator=g), query_coords=torch.rand(B, N_POINTS, 2, generator=g),
+                  text=[INSTRUCTIONS[i % len(INSTRUCTIONS)] for i in range(B)],
+                  hand_query_uvd=torch.rand(B, N_HANDS, 3, generator=g), hand_query_rot=torch.randn(B, N_HANDS, 6, generator=g))
+    return {k: v.to(device) if torch.is_tensor(v) else v for k, v in inputs.items()}
 
 
 @torch.no_grad()
 def naive_predict(model, inputs: dict, scale: float, generator) -> torch.Tensor:
     "The seed's loop (the notebook's `naive_cfg_predict`): two full forward passes per step, everything re-encoded."
-    ddim = copy.deepcopy(model.inference_scheduler)
-    ddim.set_timesteps(STEPS)
-    B, N, Hh, S = len(inputs['text']), N_POINTS, N_HANDS, model.config.num_future_steps + 1
-    x = impose_slot_state(randn_tensor((B, (2 * N + 9 * Hh) * S), generator=generator), N, S, Hh)
+    ddim, dev = copy.deepcopy(model.inference_scheduler), inputs['frames'].device
+    ddim.set_timesteps(STEPS, device=dev)
+    B, N, Hh, S = len(inputs['text']), inputs['query_coords'].shape[1], N_HANDS, model.config.num_future_steps + 1
+    x = impose_slot_state(randn_tensor((B, (2 * N + 9 * Hh) * S), generator=generator, device=dev), N, S, Hh)
     for t in ddim.timesteps:
         track, hand = unpack_state(x, N, S, Hh)
         cond = model(**inputs, noisy_traj=track, timestep=t, noisy_hand_traj=hand)
