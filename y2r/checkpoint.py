@@ -102,7 +102,7 @@ def load_model(path, device='cpu', ema:bool=True) -> DiffusionIntentTracker:
     model = DiffusionIntentTracker(ModelConfig(**ckpt['model_config']))
     return load_weights(model, ckpt, 'ema' if ema and ckpt.get('ema') is not None else 'model').to(device)
 
-# %% ../nbs/08_checkpoint.ipynb #7ea839f9
+# %% ../nbs/08_checkpoint.ipynb #61cffbe2
 def export_weights(src, # a training checkpoint, e.g. runs/train/best.pt
                    dst, # the inference checkpoint to write
                    ema:bool=True, # keep the EMA weights if the checkpoint has them, else the raw ones

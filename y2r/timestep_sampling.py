@@ -12,6 +12,7 @@ __all__ = ['toy_loss_curve', 'toy_losses', 'NaiveResampler', 'TimestepSampler', 
 # %% ../nbs/00_timestep_sampling.ipynb #872f5756
 import math, warnings
 from pathlib import Path
+from types import SimpleNamespace
 
 import matplotlib.pyplot as plt
 import torch
@@ -106,43 +107,56 @@ def ordered_history(self:TimestepSampler) -> Tensor:
     return self.history.gather(1, idx)
 
 # %% ../nbs/00_timestep_sampling.ipynb #c724f9ed
-def _occurrence_rank(t:Tensor # (B,) sorted integers
-                    ) -> Tensor:
-    "How many earlier elements of sorted `t` equal each element. (B,)"
-    return torch.arange(len(t), device=t.device) - torch.searchsorted(t, t)
+def _count_to_end(t:Tensor, # (B,) sorted integers
+                  i:Tensor|None=None, # (B,) `arange(B)`, if the caller keeps one
+                 ) -> Tensor:
+    "How many elements of sorted `t`, from each one to the end, equal it (itself included). (B,)"
+    if i is None: i = torch.arange(len(t), device=t.device)
+    return torch.searchsorted(t, t, right=True).sub_(i)
 
 # %% ../nbs/00_timestep_sampling.ipynb #ea19066c
 @patch
-def _extended(self:TimestepSampler) -> tuple:
-    "History and counts with a virtual row T and a scratch slot, sharing storage with the buffers. ((T+1)K+1,), (T+1,)"
-    h, c = self.history, self.counts
-    if self._ext is None or self._ext[0].data_ptr() != h.data_ptr() or self._ext[1].data_ptr() != c.data_ptr():
+def _extended(self:TimestepSampler) -> SimpleNamespace:
+    "History and counts with a virtual row T and a scratch slot, sharing storage with the buffers; and a cache."
+    h, c, e = self._buffers['history'], self._buffers['counts'], self._ext
+    if e is None or e.flat.data_ptr() != h.data_ptr() or e.counts.data_ptr() != c.data_ptr():
         T, K = h.shape
-        dropped = self._ext[1][-1:].to(c.device) if self._ext is not None else c.new_zeros(1)
-        self._ext = torch.cat([h.flatten(), h.new_zeros(K + 1)]), torch.cat([c, dropped])
-        self.history, self.counts = self._ext[0][:T * K].view(T, K), self._ext[1][:T]
-    return self._ext
+        dropped = e.counts[-1:].to(c.device) if e is not None else c.new_zeros(1)
+        flat, counts = torch.cat([h.flatten(), h.new_zeros(K + 1)]), torch.cat([c, dropped])  # ((T+1)K+1,), (T+1,)
+        self.history, self.counts = flat[:T * K].view(T, K), counts[:T]
+        self._ext = e = SimpleNamespace(flat=flat, counts=counts, history=self.history, cpu=c.device.type == 'cpu',
+                                         tiny=torch.finfo(h.dtype).tiny, cache={})
+    return e
+
+def _cached(e:SimpleNamespace, key, make):
+    "`make()`, computed once per `key` for as long as the buffers stay where they are."
+    x = e.cache.get(key)
+    if x is None: x = e.cache[key] = make()
+    return x
 
 @patch(as_prop=True)
 def dropped(self:TimestepSampler) -> Tensor:
     "How many non-finite losses were discarded (not part of the state dict)."
-    return self._extended()[1][-1]
+    return self._extended().counts[-1]
 
 # %% ../nbs/00_timestep_sampling.ipynb #62dec512
 @patch
 def _record(self:TimestepSampler, t:Tensor, # (B,) long timesteps
             losses:Tensor, # (B,) float losses
-           ):
-    "Write `losses` into the circular history, keeping the newest `K` per timestep; return the extended counts."
-    T, K = self.history.shape
-    flat, counts = self._extended()
-    t, order = torch.sort(torch.where(torch.isfinite(losses), t, T), stable=True)  # bad losses: row T
-    i = torch.arange(len(t), device=t.device)
-    pos = counts[t].add_(i).sub_(torch.searchsorted(t, t))   # (B,) index in its timestep's stream of losses
-    newest = torch.searchsorted(t, t, right=True).sub_(i) <= K  # (B,) among the last K of its timestep here
-    counts.add_(torch.bincount(t, minlength=T + 1))
-    flat[torch.where(newest, pos.remainder_(K).add_(t, alpha=K), (T + 1) * K)] = losses[order].to(flat.dtype)
-    return counts
+           ) -> bool: # were the losses masked (so some may have been dropped)?
+    "Write `losses` into the circular history, keeping the newest `K` per timestep."
+    T, K, e = self.num_timesteps, self.history_per_term, self._extended()
+    clean = e.cpu and math.isfinite(losses.sum().item())  # CPU: no masking if every loss is finite
+    ts, order = torch.sort(t if clean else torch.where(losses.isfinite(), t, T), stable=True)  # bad losses: row T
+    if e.cpu: _check_range(ts if clean else t, T, is_sorted=clean)
+    i, ones = _cached(e, len(t), lambda: (torch.arange(len(t), device=t.device), torch.ones_like(t)))
+    back = _count_to_end(ts, i)                         # (B,) 1 for the newest loss of its timestep here
+    counts = e.counts.index_add_(0, ts, ones)           # (T+1,) now including this batch
+    idx = counts.index_select(0, ts).sub_(back).remainder_(K).add_(ts, alpha=K)  # (B,) row t, slot (index in stream) % K
+    idx.masked_fill_(back > K, (T + 1) * K)             # older than the newest K of its timestep: the scratch slot
+    v = losses.index_select(0, order)
+    e.flat.index_put_((idx,), v if v.dtype == e.flat.dtype else v.to(e.flat.dtype))  # not `put_`: see above
+    return not clean
 
 # %% ../nbs/00_timestep_sampling.ipynb #4aebebe9
 @patch
@@ -151,18 +165,23 @@ def update(self:TimestepSampler, timesteps:Tensor, # (B,) diffusion timesteps of
           ):
     "Record one batch of per-sample losses (every rank's, under `torch.distributed`)."
     timesteps, losses = torch.as_tensor(timesteps), torch.as_tensor(losses)
-    _check_batch(timesteps, losses, self.num_timesteps)
-    dev = self.history.device
-    timesteps, losses = gather_batch(timesteps.to(dev, torch.long), losses.detach().to(dev))
+    _check_batch(timesteps, losses)
+    dev = self._buffers['counts'].device
+    if losses.requires_grad: losses = losses.detach()
+    timesteps, losses = gather_batch(timesteps.to(dev, torch.long), losses.to(dev))
     self._after_update(self._record(timesteps, losses))
 
-def _check_batch(t:Tensor, losses:Tensor, T:int):
-    "Shapes and types always; the range of `t` only on the CPU, where reading it back is free."
+def _check_batch(t:Tensor, losses:Tensor):
+    "Shapes and types of one batch."
     if t.ndim != 1: raise ValueError(f'`timesteps` must be 1-D (B,), got shape {tuple(t.shape)}')
     if losses.shape != t.shape: raise ValueError(f'`losses` must have the shape of `timesteps` {tuple(t.shape)}, got {tuple(losses.shape)}')
     if t.is_floating_point() or t.is_complex(): raise ValueError(f'`timesteps` must be integers, got {t.dtype}')
-    if t.device.type != 'cpu' or not len(t): return
-    lo, hi = (int(v) for v in torch.aminmax(t))
+
+def _check_range(t:Tensor, T:int, is_sorted:bool=False):
+    "Raise unless every value of CPU tensor `t` lies in [0, T); if `t` is sorted, only its ends are read."
+    if not len(t): return
+    if is_sorted: n = t.numpy(); lo, hi = int(n[0]), int(n[-1])
+    else: lo, hi = (int(v) for v in torch.aminmax(t))
     if lo < 0 or hi >= T: raise ValueError(f'`timesteps` must lie in [0, {T - 1}], got values in [{lo}, {hi}]')
 
 # %% ../nbs/00_timestep_sampling.ipynb #319bb642
@@ -176,12 +195,12 @@ def _host(self:TimestepSampler, key:str, x:Tensor):
     return prev[0].item() if prev is not None and prev[1].query() else None
 
 @patch
-def _after_update(self:TimestepSampler, counts:Tensor # (T+1,) counts, the virtual row's last
+def _after_update(self:TimestepSampler, masked:bool # did the update mask non-finite losses?
                  ):
     "Learn whether warmup is over, and warn once if non-finite losses were dropped."
-    T, K = self.history.shape
+    T, K, counts = self.num_timesteps, self.history_per_term, self._ext.counts  # just updated by `_record`
     if not self._warm: self._warm = bool(self._host('warm', counts[:T].min() >= K))
-    if not self._warned and self._host('dropped', counts[T]):
+    if masked and not self._warned and self._host('dropped', counts[T]):
         self._warned = True
         warnings.warn(f'{type(self).__name__}: non-finite losses were dropped, not recorded (see `.dropped`).')
 
@@ -204,15 +223,20 @@ def _gather_padded(x:Tensor, sizes:list) -> Tensor:
 
 # %% ../nbs/00_timestep_sampling.ipynb #1a07f45e
 @patch
+def _scaled_probs(self:TimestepSampler) -> Tensor:
+    "T p(t), whose reciprocals are the importance weights. (T,)"
+    return self.probs() * self.num_timesteps
+
+@patch
 def sample(self:TimestepSampler, batch_size:int, # number of timesteps to draw, B
            device=None, # where to put the result (default: the sampler's device)
            generator:torch.Generator|None=None, # for reproducible draws, on the sampler's device
           ) -> tuple: # (timesteps (B,) long, weights (B,) float)
     "Draw `batch_size` timesteps from `probs()` with their importance weights 1/(T p(t))."
     _check(isinstance(batch_size, int) and batch_size >= 1, 'batch_size', f'must be an int >= 1, got {batch_size!r}')
-    p = self.probs()
-    t = torch.multinomial(p, batch_size, replacement=True, generator=generator)
-    w = p[t].mul_(self.num_timesteps).reciprocal_()
+    tp = self._scaled_probs()
+    t = torch.multinomial(tp, batch_size, replacement=True, generator=generator)
+    w = tp.index_select(0, t).reciprocal_()
     return (t, w) if device is None else (t.to(device), w.to(device))
 
 # %% ../nbs/00_timestep_sampling.ipynb #9b40f441
@@ -226,6 +250,15 @@ class UniformSampler(TimestepSampler):
         t = torch.randint(0, self.num_timesteps, (batch_size,), device=dev, generator=generator)
         return t.to(device or dev), torch.ones(batch_size, device=device or dev)
 
+# %% ../nbs/00_timestep_sampling.ipynb #49e07fbb
+def _row_norms(e:SimpleNamespace) -> Tensor:
+    "L2 norm of each row of `e.history`, plus a tiny: a matrix-vector product where it is safe, else a reduction. (T,)"
+    h = e.history
+    if h.dtype not in (torch.float32, torch.float64) or torch.is_autocast_enabled(h.device.type):
+        return torch.linalg.vector_norm(h, dim=1).add_(e.tiny)
+    tiny, ones = _cached(e, 'mv', lambda: (h.new_full(h.shape[:1], e.tiny), h.new_ones(h.shape[1])))
+    return torch.addmv(tiny, h * h, ones).sqrt_()
+
 # %% ../nbs/00_timestep_sampling.ipynb #f6d309d5
 class LossSecondMomentResampler(TimestepSampler):
     "Draws timesteps with p(t) proportional to the RMS of each timestep's recent losses, mixed with uniform."
@@ -238,12 +271,15 @@ class LossSecondMomentResampler(TimestepSampler):
 
     def probs(self) -> Tensor:
         "p(t): uniform during warmup, then (1-u) RMS(loss_t)/sum + u/T. (T,)"
-        T, u = self.num_timesteps, self.uniform_prob
-        h = self.history
-        norm = torch.linalg.vector_norm(h, dim=1).add_(torch.finfo(h.dtype).tiny)  # (T,) sqrt(K) RMS; all 0: uniform
-        p = norm.mul_((1 - u) / norm.sum()).add_(u / T)
-        if self._warm: return p   # known on the host: skip the test
-        return torch.where(self.counts.min() >= self.history_per_term, p, 1 / T)
+        return self._scaled_probs().div_(self.num_timesteps)
+
+    def _scaled_probs(self) -> Tensor:
+        "T p(t): uniform 1 during warmup, then (1-u) T RMS(loss_t)/sum + u. (T,)"
+        e, T, u = self._extended(), self.num_timesteps, self.uniform_prob
+        norm = _row_norms(e)  # (T,) sqrt(K) RMS, plus a tiny: all 0 gives uniform
+        tp = torch.addcdiv(_cached(e, ('u', u), lambda: e.history.new_tensor(u)), norm, norm.sum(), value=(1 - u) * T)
+        if self._warm: return tp   # known on the host: skip the test
+        return torch.where(self.counts.min() >= self.history_per_term, tp, 1.)
 
 # %% ../nbs/00_timestep_sampling.ipynb #e18abe7b
 def run_toy(sampler:TimestepSampler, steps:int=200, batch_size:int=64, seed:int=0, every:int=10):

@@ -232,7 +232,7 @@ def _static_tokens(self:DiffusionIntentTracker, fmap:Tensor, xy:Tensor, frames:T
     if self.pixel_proj is not None: tokens = tokens + self.pixel_proj(pixel_window(frames, xy, self.config.point_pixels))
     return tokens
 
-# %% ../../nbs/03_diffusion_model.ipynb #704f9e75
+# %% ../../nbs/03_diffusion_model.ipynb #f23aa5a4
 def pixel_window(frames:Tensor, # (B, F, 3, H, W)
                  xy:Tensor, # (B, n, 2) points, x and y in [0, 1]
                  k:int=3, # window side, in pixels
@@ -406,7 +406,7 @@ def timestep_loss_history(self:DiffusionIntentTracker) -> Tensor: return self.ti
 @patch(as_prop=True)
 def timestep_loss_counts(self:DiffusionIntentTracker) -> Tensor: return self.timestep_sampler.filled  # (T,)
 
-# %% ../../nbs/03_diffusion_model.ipynb #4f4f0c72
+# %% ../../nbs/03_diffusion_model.ipynb #ad10fcef
 @patch
 def motion_logits(self:DiffusionIntentTracker, cond:Condition, N:int # track tokens first, then hands
                  ) -> Tensor: # (B, N) logits: will each query point move?
