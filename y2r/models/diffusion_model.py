@@ -549,7 +549,7 @@ def guided_prediction(self:DiffusionIntentTracker, conds:dict, # from `sampling_
     return pack_state(out['track_noise'], out.get('hand_noise'))
 
 # %% ../../nbs/03_diffusion_model.ipynb #fa673f4f
-AUTO_BATCHED_MAX_TOKENS = 600  # CPU: largest branch (B x (N + Hh) x (T+1) tokens) where the doubled batch always won
+AUTO_BATCHED_MAX_TOKENS = 650  # CPU: largest branch (B x (N + Hh) x (T+1) tokens) where the doubled batch always won
 
 def resolve_guidance_mode(mode:str, # 'auto', 'batched' or 'sequential'
                           tokens:int, # tokens of one branch: B x (N + Hh) x (T+1)
