@@ -96,11 +96,14 @@ def load_weights(model:DiffusionIntentTracker, ckpt:dict, key:str='model'):
     model.load_state_dict(sd)
     return model
 
+def _rebuild(ckpt:dict, ema:bool=True) -> tuple: # model, the key of the weights loaded ('ema' or 'model')
+    "A model built from the checkpoint's own config, with its EMA weights if saved (and `ema`), else the raw ones."
+    key = 'ema' if ema and ckpt.get('ema') is not None else 'model'
+    return load_weights(DiffusionIntentTracker(ModelConfig(**ckpt['model_config'])), ckpt, key), key
+
 def load_model(path, device='cpu', ema:bool=True) -> DiffusionIntentTracker:
     "The model saved at `path`, rebuilt from its own config, with the EMA weights if saved (and `ema`)."
-    ckpt = load_checkpoint(path)
-    model = DiffusionIntentTracker(ModelConfig(**ckpt['model_config']))
-    return load_weights(model, ckpt, 'ema' if ema and ckpt.get('ema') is not None else 'model').to(device)
+    return _rebuild(load_checkpoint(path), ema)[0].to(device)
 
 # %% ../nbs/08_checkpoint.ipynb #61cffbe2
 def export_weights(src, # a training checkpoint, e.g. runs/train/best.pt
@@ -109,8 +112,7 @@ def export_weights(src, # a training checkpoint, e.g. runs/train/best.pt
                   ) -> Path:
     "Write a checkpoint of `src` with one set of weights and no training state."
     ck = load_checkpoint(src)
-    key = 'ema' if ema and ck.get('ema') is not None else 'model'
-    model = load_weights(DiffusionIntentTracker(ModelConfig(**ck['model_config'])), ck, key)
+    model, key = _rebuild(ck, ema)
     cfg = None if ck.get('config') is None else load_config(ck['config'])
     return save_checkpoint(dst, model, ck['step'], cfg, extra=dict(source=str(src), weights=key))
 
