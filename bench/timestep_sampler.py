@@ -1,7 +1,9 @@
 """Importance sampler speed: `update` + `sample` of `LossSecondMomentResampler` against the per-sample loop.
 
-Both run side by side in one process, interleaved, on warmed-up samplers, so the ratio is what to read (absolute
-times on a shared machine are noisy). Usage: `python bench/timestep_sampler.py [--quick] [--threads N]`.
+Three samplers run side by side in one process, interleaved, on warmed-up samplers, so the ratios are what to read
+(absolute times on a shared machine are noisy): the default (on a CPU: numpy on views of the buffers), the same
+sampler forced onto the torch ops a GPU runs, and the seed's per-sample loop (`NaiveResampler`).
+Usage: `python bench/timestep_sampler.py [--quick] [--threads N]`.
 """
 import argparse, statistics, time
 
@@ -29,17 +31,18 @@ def time_it(fn, reps):
 
 
 def compare(T, B, rounds, reps):
-    "Median time per step of both samplers, measured in alternating rounds."
+    "Median seconds per step of the default sampler, its torch ops and the loop, measured in alternating rounds."
     g = torch.Generator().manual_seed(0)
-    fast, naive = LossSecondMomentResampler(T), NaiveResampler(T)
+    fast, ops, naive = LossSecondMomentResampler(T), LossSecondMomentResampler(T), NaiveResampler(T)
+    ops._numpy = False  # the torch ops, as on a GPU
     warm_t = torch.arange(T).repeat(10)
-    fast.update(warm_t, torch.rand(len(warm_t), generator=g) + 0.1)
-    naive.update(warm_t, torch.rand(len(warm_t), generator=g) + 0.1)
-    f, n = step_fn(fast, T, B, g), step_fn(naive, T, B, g)
-    tf, tn = [], []
+    for s in (fast, ops, naive): s.update(warm_t, torch.rand(len(warm_t), generator=g) + 0.1)
+    steps = dict(default=(step_fn(fast, T, B, g), reps), torch_ops=(step_fn(ops, T, B, g), reps),
+                 loop=(step_fn(naive, T, B, g), max(reps // 20, 3)))
+    times = {k: [] for k in steps}
     for _ in range(rounds):
-        tf.append(time_it(f, reps)); tn.append(time_it(n, max(reps // 20, 3)))
-    return statistics.median(tf), statistics.median(tn)
+        for k, (f, n) in steps.items(): times[k].append(time_it(f, n))
+    return {k: statistics.median(v) for k, v in times.items()}
 
 
 def main():
@@ -50,10 +53,11 @@ def main():
     torch.set_num_threads(args.threads)
     sizes = [(1000, 256)] if args.quick else [(T, B) for T in (100, 1000) for B in (32, 256, 4096)]
     print(f'torch {torch.__version__}, {torch.get_num_threads()} thread(s)')
-    print(f"{'T':>6} {'B':>6} {'vectorised us':>14} {'loop us':>10} {'speed-up':>9}")
+    print(f"{'T':>6} {'B':>6} {'default us':>11} {'torch ops us':>13} {'loop us':>10} {'loop/default':>13} {'loop/torch':>11}")
     for T, B in sizes:
-        tf, tn = compare(T, B, rounds=5, reps=200)
-        print(f'{T:>6} {B:>6} {tf * 1e6:>14.1f} {tn * 1e6:>10.1f} {tn / tf:>8.1f}x')
+        m = compare(T, B, rounds=5, reps=200)
+        print(f"{T:>6} {B:>6} {m['default'] * 1e6:>11.1f} {m['torch_ops'] * 1e6:>13.1f} {m['loop'] * 1e6:>10.1f}"
+              f" {m['loop'] / m['default']:>12.1f}x {m['loop'] / m['torch_ops']:>10.1f}x")
 
 
 if __name__ == '__main__':

@@ -15,6 +15,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import matplotlib.pyplot as plt
+import numpy as np
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
@@ -71,6 +72,7 @@ def _check(ok:bool, arg:str, msg:str):
 
 class TimestepSampler(nn.Module):
     "Base class: draws diffusion timesteps from `probs()` and records recent losses per timestep."
+    _numpy = True  # on a CPU, record and draw with numpy (set False before first use to force the torch ops)
     def __init__(self, num_timesteps:int, # number of diffusion timesteps T
                  history_per_term:int=10): # losses kept per timestep K
         super().__init__()
@@ -124,7 +126,10 @@ def _extended(self:TimestepSampler) -> SimpleNamespace:
         dropped = e.counts[-1:].to(c.device) if e is not None else c.new_zeros(1)
         flat, counts = torch.cat([h.flatten(), h.new_zeros(K + 1)]), torch.cat([c, dropped])  # ((T+1)K+1,), (T+1,)
         self.history, self.counts = flat[:T * K].view(T, K), counts[:T]
-        self._ext = e = SimpleNamespace(flat=flat, counts=counts, history=self.history, cpu=c.device.type == 'cpu',
+        cpu = c.device.type == 'cpu'
+        views = (SimpleNamespace(flat=flat.numpy(), counts=counts.numpy(), history=self.history.numpy())
+                 if cpu and self._numpy and h.dtype in (torch.float32, torch.float64) else None)  # numpy views, no copy
+        self._ext = e = SimpleNamespace(flat=flat, counts=counts, history=self.history, cpu=cpu, np=views,
                                          tiny=torch.finfo(h.dtype).tiny, cache={})
     return e
 
@@ -142,20 +147,37 @@ def dropped(self:TimestepSampler) -> Tensor:
 # %% ../nbs/00_timestep_sampling.ipynb #62dec512
 @patch
 def _record(self:TimestepSampler, t:Tensor, # (B,) long timesteps
-            losses:Tensor, # (B,) float losses
+            losses:Tensor, # (B,) losses, in the history's dtype
            ) -> bool: # were the losses masked (so some may have been dropped)?
     "Write `losses` into the circular history, keeping the newest `K` per timestep."
     T, K, e = self.num_timesteps, self.history_per_term, self._extended()
-    clean = e.cpu and math.isfinite(losses.sum().item())  # CPU: no masking if every loss is finite
-    ts, order = torch.sort(t if clean else torch.where(losses.isfinite(), t, T), stable=True)  # bad losses: row T
-    if e.cpu: _check_range(ts if clean else t, T, is_sorted=clean)
+    if e.np is not None: return _record_numpy(e.np, t.numpy(), losses.numpy(), T, K)  # on a CPU: below
+    if e.cpu: _check_range(t, T)
+    ts, order = torch.sort(torch.where(losses.isfinite(), t, T), stable=True)  # bad losses: row T
     i, ones = _cached(e, len(t), lambda: (torch.arange(len(t), device=t.device), torch.ones_like(t)))
     back = _count_to_end(ts, i)                         # (B,) 1 for the newest loss of its timestep here
     counts = e.counts.index_add_(0, ts, ones)           # (T+1,) now including this batch
     idx = counts.index_select(0, ts).sub_(back).remainder_(K).add_(ts, alpha=K)  # (B,) row t, slot (index in stream) % K
     idx.masked_fill_(back > K, (T + 1) * K)             # older than the newest K of its timestep: the scratch slot
-    v = losses.index_select(0, order)
-    e.flat.index_put_((idx,), v if v.dtype == e.flat.dtype else v.to(e.flat.dtype))  # not `put_`: see above
+    e.flat.index_put_((idx,), losses.index_select(0, order))  # not `put_`: see above
+    return True
+
+# %% ../nbs/00_timestep_sampling.ipynb #7fc404da
+def _record_numpy(e:SimpleNamespace, # numpy views of the extended buffers (`_extended().np`)
+                  t:np.ndarray, # (B,) int64 timesteps
+                  losses:np.ndarray, # (B,) losses, in the history's dtype
+                  T:int, K:int) -> bool: # were the losses masked?
+    "`_record` on a CPU, step for step, in numpy."
+    _check_range(t, T)
+    clean = math.isfinite(losses.sum())                   # no masking needed: the usual case
+    if not clean: t = np.where(np.isfinite(losses), t, T)  # bad losses: row T
+    order = t.astype(np.int16 if T < 2**15 - 1 else np.int64).argsort(kind='stable')  # int16: a radix sort
+    ts = t[order]
+    back = np.searchsorted(ts, ts, 'right') - np.arange(len(ts))  # `_count_to_end`
+    e.counts += np.bincount(ts, minlength=T + 1)
+    idx = (e.counts[ts] - back) % K + ts * K
+    idx[back > K] = (T + 1) * K
+    e.flat[idx] = losses[order]
     return not clean
 
 # %% ../nbs/00_timestep_sampling.ipynb #4aebebe9
@@ -166,9 +188,9 @@ def update(self:TimestepSampler, timesteps:Tensor, # (B,) diffusion timesteps of
     "Record one batch of per-sample losses (every rank's, under `torch.distributed`)."
     timesteps, losses = torch.as_tensor(timesteps), torch.as_tensor(losses)
     _check_batch(timesteps, losses)
-    dev = self._buffers['counts'].device
+    h = self._buffers['history']
     if losses.requires_grad: losses = losses.detach()
-    timesteps, losses = gather_batch(timesteps.to(dev, torch.long), losses.to(dev))
+    timesteps, losses = gather_batch(timesteps.to(h.device, torch.long), losses.to(h.device, h.dtype))
     self._after_update(self._record(timesteps, losses))
 
 def _check_batch(t:Tensor, losses:Tensor):
@@ -177,11 +199,11 @@ def _check_batch(t:Tensor, losses:Tensor):
     if losses.shape != t.shape: raise ValueError(f'`losses` must have the shape of `timesteps` {tuple(t.shape)}, got {tuple(losses.shape)}')
     if t.is_floating_point() or t.is_complex(): raise ValueError(f'`timesteps` must be integers, got {t.dtype}')
 
-def _check_range(t:Tensor, T:int, is_sorted:bool=False):
-    "Raise unless every value of CPU tensor `t` lies in [0, T); if `t` is sorted, only its ends are read."
+def _check_range(t, # (B,) timesteps: a CPU tensor or a numpy array
+                 T:int):
+    "Raise unless every value of `t` lies in [0, T)."
     if not len(t): return
-    if is_sorted: n = t.numpy(); lo, hi = int(n[0]), int(n[-1])
-    else: lo, hi = (int(v) for v in torch.aminmax(t))
+    lo, hi = int(t.min()), int(t.max())
     if lo < 0 or hi >= T: raise ValueError(f'`timesteps` must lie in [0, {T - 1}], got values in [{lo}, {hi}]')
 
 # %% ../nbs/00_timestep_sampling.ipynb #319bb642
@@ -227,6 +249,18 @@ def _scaled_probs(self:TimestepSampler) -> Tensor:
     "T p(t), whose reciprocals are the importance weights. (T,)"
     return self.probs() * self.num_timesteps
 
+def _draw_numpy(tp:np.ndarray, # (T,) unnormalised probabilities, T p(t)
+                n:int, generator:torch.Generator|None=None) -> tuple: # (indices (n,) long, 1/tp at them (n,))
+    "Draw `n` indices with probability proportional to `tp`, by inverting its cumulative sum."
+    cdf = np.cumsum(tp, dtype=np.float64)
+    if not 0 < cdf[-1] < math.inf:  # e.g. losses so large (above 1e19 in float32) that their squares overflow
+        raise RuntimeError(f'cannot draw timesteps: T p(t) sums to {cdf[-1]}, not a positive finite number')
+    u = torch.rand(n, generator=generator, dtype=torch.float64).numpy() * cdf[-1]  # uniform on [0, total)
+    order = u.argsort()
+    t = np.empty(n, np.int64)
+    t[order] = np.searchsorted(cdf[:-1], u[order], 'right')  # the first t whose cdf exceeds u: in [0, T-1]
+    return torch.from_numpy(t), torch.from_numpy(np.reciprocal(tp[t]))
+
 @patch
 def sample(self:TimestepSampler, batch_size:int, # number of timesteps to draw, B
            device=None, # where to put the result (default: the sampler's device)
@@ -235,8 +269,10 @@ def sample(self:TimestepSampler, batch_size:int, # number of timesteps to draw, 
     "Draw `batch_size` timesteps from `probs()` with their importance weights 1/(T p(t))."
     _check(isinstance(batch_size, int) and batch_size >= 1, 'batch_size', f'must be an int >= 1, got {batch_size!r}')
     tp = self._scaled_probs()
-    t = torch.multinomial(tp, batch_size, replacement=True, generator=generator)
-    w = tp.index_select(0, t).reciprocal_()
+    if self._extended().np is not None: t, w = _draw_numpy(tp.numpy(), batch_size, generator)
+    else:
+        t = torch.multinomial(tp, batch_size, replacement=True, generator=generator)
+        w = tp.index_select(0, t).reciprocal_()
     return (t, w) if device is None else (t.to(device), w.to(device))
 
 # %% ../nbs/00_timestep_sampling.ipynb #9b40f441
@@ -259,6 +295,13 @@ def _row_norms(e:SimpleNamespace) -> Tensor:
     tiny, ones = _cached(e, 'mv', lambda: (h.new_full(h.shape[:1], e.tiny), h.new_ones(h.shape[1])))
     return torch.addmv(tiny, h * h, ones).sqrt_()
 
+def _row_norms_numpy(e:SimpleNamespace) -> np.ndarray:
+    "`_row_norms` in numpy, on the history's numpy view. (T,)"
+    h = e.np.history
+    sq = (h * h) @ _cached(e, 'np_ones', lambda: np.ones(h.shape[1], h.dtype))
+    sq += e.tiny
+    return np.sqrt(sq, out=sq)
+
 # %% ../nbs/00_timestep_sampling.ipynb #f6d309d5
 class LossSecondMomentResampler(TimestepSampler):
     "Draws timesteps with p(t) proportional to the RMS of each timestep's recent losses, mixed with uniform."
@@ -276,6 +319,11 @@ class LossSecondMomentResampler(TimestepSampler):
     def _scaled_probs(self) -> Tensor:
         "T p(t): uniform 1 during warmup, then (1-u) T RMS(loss_t)/sum + u. (T,)"
         e, T, u = self._extended(), self.num_timesteps, self.uniform_prob
+        if e.np is not None:  # on a CPU: the same in numpy
+            norm = _row_norms_numpy(e)
+            tp = norm * ((1 - u) * T / norm.sum()) + u
+            if not (self._warm or e.np.counts[:T].min() >= self.history_per_term): tp.fill(1.)
+            return torch.from_numpy(tp)
         norm = _row_norms(e)  # (T,) sqrt(K) RMS, plus a tiny: all 0 gives uniform
         tp = torch.addcdiv(_cached(e, ('u', u), lambda: e.history.new_tensor(u)), norm, norm.sum(), value=(1 - u) * T)
         if self._warm: return tp   # known on the host: skip the test
