@@ -296,7 +296,7 @@ def _row_norms(e:SimpleNamespace) -> Tensor:
     return torch.addmv(tiny, h * h, ones).sqrt_()
 
 def _row_norms_numpy(e:SimpleNamespace) -> np.ndarray:
-    "`_row_norms` in numpy, on the history's numpy view. (T,)"
+    "The same as `_row_norms(e)`, in numpy, on the history's numpy view. (T,)"
     h = e.np.history
     sq = (h * h) @ _cached(e, 'np_ones', lambda: np.ones(h.shape[1], h.dtype))
     sq += e.tiny
