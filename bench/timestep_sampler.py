@@ -5,10 +5,11 @@ Three samplers run side by side in one process, interleaved, on warmed-up sample
 sampler forced onto the torch ops a GPU runs, and the seed's per-sample loop (`NaiveResampler`).
 Usage: `python bench/timestep_sampler.py [--quick] [--threads N]`.
 """
-import argparse, statistics, time
+import argparse
 
 import torch
 
+from common import median, round_robin
 from y2r.timestep_sampling import LossSecondMomentResampler, NaiveResampler
 
 
@@ -21,28 +22,16 @@ def step_fn(sampler, T, B, g):
     return step
 
 
-def time_it(fn, reps):
-    "Median seconds per call over `reps` calls."
-    fn()
-    times = []
-    for _ in range(reps):
-        t0 = time.perf_counter(); fn(); times.append(time.perf_counter() - t0)
-    return statistics.median(times)
-
-
 def compare(T, B, rounds, reps):
-    "Median seconds per step of the default sampler, its torch ops and the loop, measured in alternating rounds."
+    "Median seconds per step of the default sampler, its torch ops and the loop, timed round-robin."
     g = torch.Generator().manual_seed(0)
     fast, ops, naive = LossSecondMomentResampler(T), LossSecondMomentResampler(T), NaiveResampler(T)
     ops._numpy = False  # the torch ops, as on a GPU
     warm_t = torch.arange(T).repeat(10)
     for s in (fast, ops, naive): s.update(warm_t, torch.rand(len(warm_t), generator=g) + 0.1)
-    steps = dict(default=(step_fn(fast, T, B, g), reps), torch_ops=(step_fn(ops, T, B, g), reps),
-                 loop=(step_fn(naive, T, B, g), max(reps // 20, 3)))
-    times = {k: [] for k in steps}
-    for _ in range(rounds):
-        for k, (f, n) in steps.items(): times[k].append(time_it(f, n))
-    return {k: statistics.median(v) for k, v in times.items()}
+    times = round_robin(dict(default=(step_fn(fast, T, B, g), reps), torch_ops=(step_fn(ops, T, B, g), reps),
+                             loop=(step_fn(naive, T, B, g), max(reps // 20, 3))), rounds)
+    return {k: median(v) for k, v in times.items()}
 
 
 def main():

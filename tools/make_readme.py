@@ -33,19 +33,21 @@ except ImportError as e:
 # --- Links: only this project's symbols, read from the source tree, so the output is the same everywhere
 class ProjectLookup(NbdevLookup):
     "`NbdevLookup` over one symbol index (a `_modidx.d` dict) instead of every installed package's"
-    def __init__(self, modidx):
+    def __init__(self, modidx, qualify=True): # qualify: absolute links to the docs site, else relative (`checkpoint.html#load_model`)
         self.aliases, self.entries = {}, {}
         self.syms = {}
         if not modidx: return
-        for mod, dets in _qual_syms(modidx)['syms'].items():
+        for mod, dets in (_qual_syms(modidx) if qualify else modidx)['syms'].items():
             for k, v in dets.items():
                 self.syms[k] = v
                 self.syms.setdefault(k.removeprefix(f'{mod}.'), v)
+    @property
+    def urls(self) -> set: return {v[0] for v in self.syms.values()}
 
-def project_lookup(cfg):
+def project_lookup(cfg, qualify=True):
     "Lookup built from `lib_path/_modidx.py`, if `nbdev-export` has written one"
     p = Path(cfg.lib_path)/'_modidx.py'
-    return ProjectLookup(runpy.run_path(str(p))['d'] if p.exists() else None)
+    return ProjectLookup(runpy.run_path(str(p))['d'] if p.exists() else None, qualify)
 
 _re_md_link = re.compile(r'\]\(([^)\s]+)((?:\s+"[^"]*")?)\)')
 

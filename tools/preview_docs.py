@@ -24,7 +24,7 @@ a table, and exits 1 on a problem of the site itself: a page that does not load,
 sidebar, a link to a missing page or to a heading that does not exist, a figure that did not make it into its page.
 Links from backticked names to headings that do not exist (a private name has no `show_doc`) are warnings.
 """
-import argparse, functools, html, json, os, posixpath, re, runpy, shutil, sys, threading, time, warnings
+import argparse, functools, html, json, os, posixpath, re, shutil, sys, threading, time, warnings
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -45,9 +45,8 @@ try:  # nbdev, nbconvert and nbformat come with the dev extra
     from fastcore.xtras import modified_env, working_directory
     from nbdev import processors
     from nbdev.config import get_config, nbpath2html
-    from nbdev.doclinks import NbdevLookup
     from nbdev.test import nb_test_cells
-    from make_readme import to_nbformat
+    from make_readme import ProjectLookup, _joined, project_lookup, to_nbformat
 except ImportError as e:
     sys.exit(f'preview_docs: {e}. Install the dev tools first: pip install -e ".[dev]"')
 
@@ -113,24 +112,6 @@ def execute(path: Path, flags: list[str], timeout: int = 600):
     return nb, ''
 
 # --- nbdev's doc processors, linking to this site and noting (not stopping at) a cell `show_doc` cannot run
-class LocalLookup(NbdevLookup):
-    "`NbdevLookup` over this project's symbol index (`y2r/_modidx.py`), with links relative to the site (`checkpoint.html#load_model`)"
-    def __init__(self, modidx: dict):
-        self.aliases, self.entries, self.syms = {}, {}, {}
-        for mod, syms in modidx.get('syms', {}).items():
-            for k, v in syms.items():
-                self.syms[k] = v
-                self.syms.setdefault(k.removeprefix(f'{mod}.'), v)
-    @property
-    def urls(self) -> set[str]: return {v[0] for v in self.syms.values()}
-
-def local_lookup(cfg) -> LocalLookup:
-    "The lookup for `lib_path/_modidx.py`, if `nbdev-export` has written one"
-    p = Path(cfg.lib_path)/'_modidx.py'
-    return LocalLookup(runpy.run_path(str(p))['d'] if p.exists() else {})
-
-def _joined(v): return ''.join(v) if isinstance(v, list) else v
-
 _attr_link = r'\[([^\]]*)\]\(([^)\s]+)\)\{([^}]*)\}'   # [text](url){attributes}
 _re_attr_link_line = re.compile(rf'^{_attr_link}[ \t]*$', re.M)
 
@@ -139,7 +120,7 @@ def html_attr_links(md: str) -> str:
     md = _re_attr_link_line.sub(r'<div><a href="\2" \3>\1</a></div>', md)  # alone on its line: an HTML block, kept as is
     return re.sub(_attr_link, r'[\1](\2)', md)   # inline HTML would lose its text: drop the attributes
 
-def make_link_proc(lookup: LocalLookup):
+def make_link_proc(lookup: ProjectLookup):
     "A replacement for nbdev's `add_links` that links backticked names to this site's pages"
     def add_local_links(cell):
         if cell.cell_type == 'markdown' and cell.source: cell.source = lookup.linkify(cell.source)
@@ -236,7 +217,7 @@ def site_info(page: Page, pages: list[Page], site_name: str, fm: dict) -> dict:
             'title': fm.get('title', page.title), 'description': fm.get('description', ''), 'error': page.error, 'notes': page.notes,
             'prev': _link(pages[i-1] if i > 0 else None), 'next': _link(pages[i+1] if i+1 < len(pages) else None)}
 
-def render(page: Page, pages: list[Page], cfg, lookup: LocalLookup, exporter: HTMLExporter, execute_nb: bool) -> str:
+def render(page: Page, pages: list[Page], cfg, lookup: ProjectLookup, exporter: HTMLExporter, execute_nb: bool) -> str:
     "The HTML of `page`; fills in what the run and the processing found"
     if execute_nb:
         nb, err = execute(page.nb, cfg.tst_flags.split())
@@ -272,7 +253,7 @@ def build(out: Path, execute_nb: bool) -> list[Page]:
     "Write the site to `out`; return its pages"
     os.chdir(ROOT)   # nbdev reads pyproject.toml from the working directory
     cfg = get_config()
-    pages, lookup, exporter = find_pages(Path(cfg.nbs_path)), local_lookup(cfg), make_exporter()
+    pages, lookup, exporter = find_pages(Path(cfg.nbs_path)), project_lookup(cfg, qualify=False), make_exporter()
     os.environ.pop('MPLBACKEND', None)  # kernels use their inline backend, so figures become outputs
     prepare_out(out)
     for page in pages:
@@ -416,7 +397,7 @@ def main(argv=None) -> int:
     pages = build(out, a.execute)
     print(f'Wrote {len(pages)} pages in {time.time() - t0:.0f}s')
     ok = True
-    if a.check: ok = print_summary(check_site(out, pages, local_lookup(get_config()).urls, a.chromium))
+    if a.check: ok = print_summary(check_site(out, pages, project_lookup(get_config(), qualify=False).urls, a.chromium))
     if a.serve:
         with serving(out, a.port) as url:
             print(f'Serving {out} at {url} (Ctrl-C stops)')
