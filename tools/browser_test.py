@@ -1,6 +1,6 @@
 """Open the CFG explorer notebook in JupyterLab in headless Chromium, run it, move the CFG slider, check the figure changes.
 
-    python tools/browser_test.py [--notebook nbs/10_cfg_explorer.ipynb] [--out DIR] [--timeout 300]
+    python tools/browser_test.py [--notebook nbs/16_cfg_explorer.ipynb] [--out DIR] [--timeout 300]
 
 Needs `jupyterlab`, `ipywidgets`, `playwright` (pip; the browser itself is never downloaded) and Debian's
 `chromium` (`apt-get install -y chromium`). JupyterLab listens on 127.0.0.1 only, on a free port, with a
@@ -159,7 +159,7 @@ def browser_check(url: str, token: str, nb_name: str, out: Path, chromium: str, 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument('--notebook', type=Path, default=REPO / 'nbs' / '10_cfg_explorer.ipynb')
+    p.add_argument('--notebook', type=Path, default=REPO / 'nbs' / '16_cfg_explorer.ipynb')
     p.add_argument('--out', type=Path, default=Path(os.environ.get('Y2R_ARTIFACTS', '/tmp/y2r-browser')))
     p.add_argument('--chromium', default=os.environ.get('CHROMIUM', '/usr/bin/chromium'))
     p.add_argument('--timeout', type=float, default=300, help='seconds for the whole test')

@@ -14,7 +14,7 @@ template tools/preview_docs.html.j2 (sidebar, previous/next links). Pages load n
     python tools/preview_docs.py --serve        # then serve the site on http://127.0.0.1:8000/ (Ctrl-C stops)
     python tools/preview_docs.py --out DIR      # write the site to DIR instead
 
-Pages are named as on the docs site (`09_train.ipynb` -> `train.html`), so links between notebooks and backticked names
+Pages are named as on the docs site (`15_train.ipynb` -> `train.html`), so links between notebooks and backticked names
 (`load_model` -> `checkpoint.html#load_model`) work here, and headings get the ids Quarto gives them.
 
 A notebook that fails to run is still rendered, up to its error, which the page shows; that is a warning, as is a cell
@@ -56,7 +56,7 @@ MARKER = '.preview_docs'  # marks a folder this script wrote, so that rebuilding
 class Page:
     "A notebook, its page in the site, and what building the page found"
     nb: Path
-    href: str                 # `train.html` for `09_train.ipynb`, as on the docs site
+    href: str                 # `train.html` for `15_train.ipynb`, as on the docs site
     title: str                # the notebook's `# Title`
     run: str = ''             # 'ok', 'stopped' (an error), 'stored' (not run), 'failed' (not rendered)
     error: str = ''           # why the run stopped or the page could not be rendered, shown on top of the page
@@ -190,7 +190,7 @@ def quarto_ids(body: str) -> str:
 _re_nb_href = re.compile(r'href="([^":#?]+\.ipynb)(#[^"]*)?"')
 
 def nb_links_to_pages(body: str) -> str:
-    "Point links to notebooks (`09_train.ipynb#anchor`) at their pages (`train.html#anchor`)"
+    "Point links to notebooks (`15_train.ipynb#anchor`) at their pages (`train.html#anchor`)"
     return _re_nb_href.sub(lambda m: f'href="{nbpath2html(m.group(1)).as_posix()}{m.group(2) or ""}"', body)
 
 def count_images(nb) -> int:
