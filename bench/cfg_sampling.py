@@ -5,17 +5,18 @@ Usage: python bench/cfg_sampling.py [--rounds 5] [--batch-sizes 1 16] [--points 
 The default model (`ModelConfig()`: T=8) on inputs shaped like the synthetic world's defaults (16 query points, one
 hand, 64x64 frames), 10 DDIM steps, guidance scale 3. Every method is timed in the same run, round-robin, and reported as the median over `--rounds`, so that
 the ratios compare like with like on a shared machine. Before timing, the outputs are checked to agree.
-`--sweep` also times one denoising step at B and 2B over a range of batch sizes: the crossover it finds is
-`AUTO_BATCHED_MAX_TOKENS`, the rule `guidance_mode="auto"` follows on a CPU.
+`--sweep` also times one denoising step at B and 2B over a range of batch sizes: where, if anywhere, the doubled
+batch stops paying on this machine (batched is the default; `guidance_mode="sequential"` saves memory).
 """
 import argparse, copy, platform, statistics, time
 
 import torch
 from diffusers.utils.torch_utils import randn_tensor
 
-from y2r.models.diffusion_model import (AUTO_BATCHED_MAX_TOKENS, DiffusionIntentTracker, ModelConfig, impose_slot_state,
-                                        pack_state, resolve_guidance_mode, unpack_state)
+from y2r.models.diffusion_model import DiffusionIntentTracker
 from y2r.models.encoders import Tokenizer
+from y2r.models.network import ModelConfig, open_gates
+from y2r.models.sampling import guided_prediction, impose_slot_state, pack_state, sampling_conditions, unpack_state
 
 INSTRUCTIONS = ["push the red block left", "pick up the blue ball", "push the green cube to the right",
                 "move the yellow ball forward", "stack the red block on the blue block"]
@@ -24,12 +25,8 @@ N_POINTS, N_HANDS, SIZE, STEPS, SCALE = 16, 1, 64, 10, 3.0  # --points and --siz
 
 def make_model() -> DiffusionIntentTracker:
     "The default model, with its zero-initialised heads and gates opened so that outputs depend on the inputs."
-    model = DiffusionIntentTracker(ModelConfig(image_size=SIZE, vocab=Tokenizer.from_texts(INSTRUCTIONS).vocab)).eval()
-    g = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for p in model.parameters():
-            if not p.any(): p.copy_(torch.randn(p.shape, generator=g) * 0.02)
-    return model
+    model = DiffusionIntentTracker(ModelConfig(image_size=SIZE, vocab=Tokenizer.from_texts(INSTRUCTIONS).vocab))
+    return open_gates(model).eval()
 
 
 def make_inputs(B: int, seed: int = 0, device='cpu') -> dict:
@@ -43,8 +40,9 @@ def make_inputs(B: int, seed: int = 0, device='cpu') -> dict:
 
 @torch.no_grad()
 def naive_predict(model, inputs: dict, scale: float, generator) -> torch.Tensor:
-    "The seed's loop (the notebook's `naive_cfg_predict`): two full forward passes per step, everything re-encoded."
-    ddim, dev = copy.deepcopy(model.inference_scheduler), inputs['frames'].device
+    "The naive loop (the sampling notebook's `naive_cfg_predict`): two full forward passes per step, everything re-encoded."
+    ddim = copy.deepcopy(model.inference_scheduler)
+    dev = inputs['frames'].device
     ddim.set_timesteps(STEPS, device=dev)
     B, N, Hh, S = len(inputs['text']), inputs['query_coords'].shape[1], N_HANDS, model.config.num_future_steps + 1
     x = impose_slot_state(randn_tensor((B, (2 * N + 9 * Hh) * S), generator=generator, device=dev), N, S, Hh)
@@ -63,8 +61,7 @@ def methods(model, inputs: dict) -> dict:
     return {'naive two-pass': lambda g: naive_predict(model, inputs, SCALE, g),
             'batched': p(cfg_guidance_scale=SCALE, guidance_mode='batched'),
             'sequential': p(cfg_guidance_scale=SCALE, guidance_mode='sequential'),
-            'auto': p(cfg_guidance_scale=SCALE),
-            'auto, interval (0.5, 1)': p(cfg_guidance_scale=SCALE, guidance_interval=(0.5, 1.0)),
+            'batched, interval (0.5, 1)': p(cfg_guidance_scale=SCALE, guidance_interval=(0.5, 1.0)),
             'unguided (scale 1)': p(cfg_guidance_scale=1.0)}
 
 
@@ -79,7 +76,7 @@ def bench_batch(model, B: int, rounds: int) -> dict:
     inputs, seed = make_inputs(B), lambda: torch.Generator().manual_seed(0)
     fns = methods(model, inputs)
     outs = {k: f(seed()) for k, f in fns.items()}  # also the warm-up
-    for k in ('batched', 'sequential', 'auto'):
+    for k in ('batched', 'sequential'):
         err = (outs[k] - outs['naive two-pass']).abs().max().item()
         assert err < 1e-4, f"{k} differs from the naive loop by {err}"
     times = {k: [] for k in fns}
@@ -88,7 +85,7 @@ def bench_batch(model, B: int, rounds: int) -> dict:
             t0 = time.perf_counter(); f(seed()); times[k].append(time.perf_counter() - t0)
     med = {k: 1e3 * statistics.median(v) for k, v in times.items()}
     tokens = B * (N_POINTS + N_HANDS) * (model.config.num_future_steps + 1)
-    print(f"\nB={B}  ({tokens} tokens per branch; auto -> {resolve_guidance_mode('auto', tokens, 'cpu')}; "
+    print(f"\nB={B}  ({tokens} tokens per branch; "
           f"max |batched - naive| = {(outs['batched'] - outs['naive two-pass']).abs().max().item():.1e})")
     print(f"  {'method':<26}{'ms / call':>10}{'naive / this':>14}{'this / unguided':>17}")
     for k, v in med.items():
@@ -101,12 +98,12 @@ def where_the_time_goes(model, B: int, rounds: int):
     "Time the parts of one guided predict call: encoding once, one step at B and at 2B, and what the naive loop redoes."
     inputs, S = make_inputs(B), model.config.num_future_steps + 1
     dims = model.check_inputs(**inputs)
-    conds = model.sampling_conditions(**inputs, mode='batched')
+    conds = sampling_conditions(model, **inputs, mode='batched')
     x = torch.randn(B, (2 * N_POINTS + 9 * N_HANDS) * S)
     t = torch.tensor(50)
-    parts = {'encode once (image, text, null, K/V)': lambda: model.sampling_conditions(**inputs, mode='batched'),
-             'one step, one branch (B)': lambda: model.guided_prediction(conds, x, t, dims),
-             'one step, doubled batch (2B)': lambda: model.guided_prediction(conds, x, t, dims, SCALE, guided=True),
+    parts = {'encode once (image, text, null, K/V)': lambda: sampling_conditions(model, **inputs, mode='batched'),
+             'one step, one branch (B)': lambda: guided_prediction(model, conds, x, t, dims),
+             'one step, doubled batch (2B)': lambda: guided_prediction(model, conds, x, t, dims, SCALE, guided=True),
              'naive: encoding in one forward pass': lambda: model.condition(**inputs)}
     for f in parts.values(): f()
     print(f"  where the time goes, B={B}:")
@@ -116,16 +113,18 @@ def where_the_time_goes(model, B: int, rounds: int):
 @torch.no_grad()
 def sweep(model, rounds: int):
     "One denoising step at B and 2B: where does the doubled batch stop paying?"
-    print(f"\nsweep: one step, sequential (2 x B) against batched (2B); AUTO_BATCHED_MAX_TOKENS = {AUTO_BATCHED_MAX_TOKENS}")
+    print("\nsweep: one step, sequential (2 x B) against batched (2B)")
     print(f"  {'B':>4}{'tokens':>8}{'2 x B (ms)':>12}{'2B (ms)':>10}{'seq / batched':>15}")
     S = model.config.num_future_steps + 1
     for B in (1, 2, 4, 6, 8, 12, 16, 24, 32):
         inputs = make_inputs(B)
         dims = model.check_inputs(**inputs)
-        conds = model.sampling_conditions(**inputs, mode='batched')
-        x, t = torch.randn(B, (2 * N_POINTS + 9 * N_HANDS) * S), torch.tensor(50)
-        seq = lambda: model.guided_prediction({'cond': conds['cond'], 'uncond': conds['uncond']}, x, t, dims, SCALE, guided=True)
-        bat = lambda: model.guided_prediction(conds, x, t, dims, SCALE, guided=True)
+        conds = sampling_conditions(model, **inputs, mode='batched')
+        x = torch.randn(B, (2 * N_POINTS + 9 * N_HANDS) * S)
+        t = torch.tensor(50)
+        pair = {'cond': conds['cond'], 'uncond': conds['uncond']}
+        seq = lambda: guided_prediction(model, pair, x, t, dims, SCALE, guided=True)
+        bat = lambda: guided_prediction(model, conds, x, t, dims, SCALE, guided=True)
         seq(); bat()
         ts, tb = [], []
         for _ in range(2 * rounds):  # alternate, so both see the same load

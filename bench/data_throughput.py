@@ -1,6 +1,6 @@
 """Synthetic-world throughput on one CPU core: samples per second, alone and batched.
 
-    python bench/data_throughput.py [--n 4000] [--img-size 64] [--frame-stack 1] [--batch-size 64]
+    python bench/data_throughput.py [--n 4000] [--image-size 64] [--frame-stack 1] [--batch-size 64]
 
 The target is at least 2,000 samples/s on one core for the default 64x64 world, so that data
 generation never limits training of the small default model. Training goes through the DataLoader,
@@ -26,24 +26,27 @@ def rate(fn, n):
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--n', type=int, default=4000, help='samples to time')
-    p.add_argument('--img-size', type=int, default=WorldConfig.img_size)
-    p.add_argument('--n-points', type=int, default=WorldConfig.n_points)
-    p.add_argument('--n-steps', type=int, default=WorldConfig.n_steps)
+    p.add_argument('--image-size', type=int, default=WorldConfig.image_size)
+    p.add_argument('--num-points', type=int, default=WorldConfig.num_points)
+    p.add_argument('--num-future-steps', type=int, default=WorldConfig.num_future_steps)
     p.add_argument('--frame-stack', type=int, default=WorldConfig.frame_stack)
     p.add_argument('--batch-size', type=int, default=64)
     a = p.parse_args()
     torch.set_num_threads(1)
     if hasattr(os, 'sched_setaffinity'): os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
-    cfg = WorldConfig(img_size=a.img_size, n_points=a.n_points, n_steps=a.n_steps, frame_stack=a.frame_stack)
+    cfg = WorldConfig(image_size=a.image_size, num_points=a.num_points, num_future_steps=a.num_future_steps,
+                      frame_stack=a.frame_stack)
     world = SyntheticWorld(cfg, length=a.n)
     world.disp_stats  # computed once, outside the timing
     it = iter(range(10**9))
     single = rate(lambda: world[next(it) % a.n], a.n)
     dl = DataLoader(world, batch_size=a.batch_size, num_workers=0, collate_fn=collate_tracks)
-    t0, n = time.perf_counter(), 0
+    t0 = time.perf_counter()
+    n = 0
     for b in dl: n += len(b['text'])
     batched = n / (time.perf_counter() - t0)
-    print(f'config: {cfg.img_size}x{cfg.img_size}, N={cfg.n_points}, T={cfg.n_steps}, F={cfg.frame_stack}; '
+    size = f'{cfg.image_size}x{cfg.image_size}'
+    print(f'config: {size}, N={cfg.num_points}, T={cfg.num_future_steps}, F={cfg.frame_stack}; '
           f'torch {torch.__version__}, 1 thread, 1 core')
     print(f'world[i]:                    {single:8.0f} samples/s')
     print(f'DataLoader(batch {a.batch_size}, 0 workers): {batched:8.0f} samples/s')

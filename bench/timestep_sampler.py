@@ -1,19 +1,42 @@
 """Importance sampler speed: `update` + `sample` of `LossSecondMomentResampler` against the per-sample loop.
 
-Three samplers run side by side in one process, interleaved, on warmed-up samplers, so the ratios are what to read
-(absolute times on a shared machine are noisy): the default (on a CPU: numpy on views of the buffers), the same
-sampler forced onto the torch ops a GPU runs, and the seed's per-sample loop (`NaiveResampler`).
+The sampler (its torch ops, the ones a GPU runs) and the naive loop of `nbs/00_timestep_sampling.ipynb`
+(`NaiveResampler` below) run side by side in one process, interleaved, on warmed-up samplers, so the ratio is what
+to read (absolute times on a shared machine are noisy).
 Usage: `python bench/timestep_sampler.py [--quick] [--threads N]`.
 """
-import argparse
+import argparse, math
 
 import torch
 
 from common import median, round_robin
-from y2r.timestep_sampling import LossSecondMomentResampler, NaiveResampler
+from y2r.timestep_sampling import LossSecondMomentResampler
 
 
-def step_fn(sampler, T, B, g):
+class NaiveResampler:
+    "The importance sampler as a loop over the batch, with a list of recent losses per timestep (the notebook's)."
+    def __init__(self, num_timesteps, history_per_term=10, uniform_prob=0.1):
+        self.T = num_timesteps
+        self.K = history_per_term
+        self.u = uniform_prob
+        self.losses = [[] for _ in range(num_timesteps)]  # T lists, oldest loss first
+
+    def update(self, timesteps, losses):
+        for t, loss in zip(timesteps.tolist(), losses.tolist()):
+            if math.isfinite(loss): self.losses[t] = (self.losses[t] + [loss])[-self.K:]
+
+    def probs(self):
+        if any(len(h) < self.K for h in self.losses): return torch.full((self.T,), 1 / self.T)
+        rms = torch.tensor([math.sqrt(sum(x * x for x in h) / self.K) for h in self.losses])
+        return (1 - self.u) * rms / rms.sum() + self.u / self.T
+
+    def sample(self, batch_size, generator=None):
+        p = self.probs()
+        t = torch.multinomial(p, batch_size, replacement=True, generator=generator)
+        return t, 1 / (self.T * p[t])
+
+
+def step_fn(sampler, B, g):
     "One training step's worth of sampler work: draw B timesteps, record B losses."
     losses = torch.rand(B, generator=g) + 0.1
     def step():
@@ -23,14 +46,15 @@ def step_fn(sampler, T, B, g):
 
 
 def compare(T, B, rounds, reps):
-    "Median seconds per step of the default sampler, its torch ops and the loop, timed round-robin."
+    "Median seconds per step of the sampler and of the loop, timed round-robin once both hold the same p(t)."
     g = torch.Generator().manual_seed(0)
-    fast, ops, naive = LossSecondMomentResampler(T), LossSecondMomentResampler(T), NaiveResampler(T)
-    ops._numpy = False  # the torch ops, as on a GPU
+    fast = LossSecondMomentResampler(T)
+    naive = NaiveResampler(T)
     warm_t = torch.arange(T).repeat(10)
-    for s in (fast, ops, naive): s.update(warm_t, torch.rand(len(warm_t), generator=g) + 0.1)
-    times = round_robin(dict(default=(step_fn(fast, T, B, g), reps), torch_ops=(step_fn(ops, T, B, g), reps),
-                             loop=(step_fn(naive, T, B, g), max(reps // 20, 3))), rounds)
+    warm_losses = torch.rand(len(warm_t), generator=g) + 0.1
+    for s in (fast, naive): s.update(warm_t, warm_losses)
+    assert torch.allclose(fast.probs(), naive.probs(), atol=1e-6), 'the sampler and the loop disagree'
+    times = round_robin(dict(sampler=(step_fn(fast, B, g), reps), loop=(step_fn(naive, B, g), max(reps // 20, 3))), rounds)
     return {k: median(v) for k, v in times.items()}
 
 
@@ -42,11 +66,10 @@ def main():
     torch.set_num_threads(args.threads)
     sizes = [(1000, 256)] if args.quick else [(T, B) for T in (100, 1000) for B in (32, 256, 4096)]
     print(f'torch {torch.__version__}, {torch.get_num_threads()} thread(s)')
-    print(f"{'T':>6} {'B':>6} {'default us':>11} {'torch ops us':>13} {'loop us':>10} {'loop/default':>13} {'loop/torch':>11}")
+    print(f"{'T':>6} {'B':>6} {'sampler us':>11} {'loop us':>10} {'loop/sampler':>13}")
     for T, B in sizes:
         m = compare(T, B, rounds=5, reps=200)
-        print(f"{T:>6} {B:>6} {m['default'] * 1e6:>11.1f} {m['torch_ops'] * 1e6:>13.1f} {m['loop'] * 1e6:>10.1f}"
-              f" {m['loop'] / m['default']:>12.1f}x {m['loop'] / m['torch_ops']:>10.1f}x")
+        print(f"{T:>6} {B:>6} {m['sampler'] * 1e6:>11.1f} {m['loop'] * 1e6:>10.1f} {m['loop'] / m['sampler']:>12.1f}x")
 
 
 if __name__ == '__main__':

@@ -10,7 +10,7 @@ __all__ = ['FORMAT', 'VERSION', 'rng_state', 'set_rng_state', 'atomic_save', 'sa
 
 # %% ../nbs/12_checkpoint.ipynb #2da272da
 import argparse, os, pickle, random
-from dataclasses import asdict, fields
+from dataclasses import asdict, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +19,9 @@ from fastcore.script import call_parse
 from torch import nn
 
 from .config import Config, load_config
-from .models.diffusion_model import DiffusionIntentTracker, ModelConfig
+from .factory import vocab_for
+from .models.diffusion_model import DiffusionIntentTracker
+from .models.network import ModelConfig
 
 # %% ../nbs/12_checkpoint.ipynb #24807578
 FORMAT, VERSION = 'y2r-checkpoint', 2
@@ -179,7 +181,9 @@ def migrate_checkpoint(src, # an old checkpoint
     sd = _strip_prefixes(dict(sd), log)
     model = DiffusionIntentTracker(cfg.model if cfg.model.vocab or not cfg.model.text_mode else _with_vocab(cfg.model, sd))
     sd = _adapt_state(sd, model, log)
-    if disp_stats is not None: sd['disp_mean'], sd['disp_std'] = (torch.as_tensor(disp_stats[k], dtype=torch.float32) for k in ('displacement_mean', 'displacement_std'))
+    if disp_stats is not None:
+        sd['disp_mean'] = torch.as_tensor(disp_stats['displacement_mean'], dtype=torch.float32)
+        sd['disp_std'] = torch.as_tensor(disp_stats['displacement_std'], dtype=torch.float32)
     model.load_state_dict(sd)
     save_checkpoint(dst, model, step=step, config=cfg)
     if opt_state is not None: log.append('optimizer state dropped: its parameter order may differ; the optimizer restarts')
@@ -188,10 +192,7 @@ def migrate_checkpoint(src, # an old checkpoint
 # %% ../nbs/12_checkpoint.ipynb #a5f91932
 def _with_vocab(mc:ModelConfig, sd:dict) -> ModelConfig:
     "`mc` with the synthetic world's vocabulary, checked against the size of the saved embedding table."
-    from dataclasses import replace
-    from y2r.data import instruction_texts
-    from y2r.models.encoders import Tokenizer
-    vocab = Tokenizer.from_texts(instruction_texts()).vocab
+    vocab = vocab_for()
     rows = [v.shape[0] for k, v in sd.items() if k.startswith('text_encoder.') and k.endswith('embed.weight')]
     if rows and rows[0] != len(vocab):
         raise ValueError(f'the checkpoint has {rows[0]} token embeddings, the synthetic vocabulary {len(vocab)}: pass a config with its `vocab`')

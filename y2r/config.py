@@ -15,7 +15,7 @@ from pathlib import Path
 import yaml
 
 from .data import WorldConfig
-from .models.diffusion_model import ModelConfig
+from .models.network import ModelConfig
 
 # %% ../nbs/10_config.ipynb #2ab37805
 @dataclass
@@ -153,16 +153,18 @@ def load_config(src=None, # YAML path, dict, `Config` or nested `argparse.Namesp
 # %% ../nbs/10_config.ipynb #c052860f
 def save_config(cfg:Config, path) -> Path:
     "Write `cfg`, every field, as YAML."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(asdict(cfg), sort_keys=False))
     return path
 
 # %% ../nbs/10_config.ipynb #89883d74
 def world_config(cfg:Config) -> WorldConfig:
     "The `WorldConfig` of the synthetic world that `cfg` trains on."
-    m, d = cfg.model, cfg.data
-    sizes = dict(img_size=m.image_size, n_points=d.num_points, n_steps=m.num_future_steps, frame_stack=m.frame_stack,
-                 n_hands=d.num_hands)
+    m = cfg.model
+    d = cfg.data
+    sizes = dict(image_size=m.image_size, num_points=d.num_points, num_future_steps=m.num_future_steps,
+                 frame_stack=m.frame_stack, num_hands=d.num_hands)
     clash = set(sizes) & set(d.world)
     if clash: raise ValueError(f'`data.world` must not set {sorted(clash)}: they come from the model and data sections')
     try: return WorldConfig(**sizes, **d.world)

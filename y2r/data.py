@@ -6,7 +6,7 @@ Docs: https://y2r-dev.github.io/y2r/data.html.md"""
 
 # %% ../nbs/08_data.ipynb #e58f0092
 from __future__ import annotations
-import functools, itertools, json, math, os, re, tempfile
+import functools, itertools, json, math, os, tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Mapping
@@ -18,16 +18,17 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, default_collate
 
+from .contract import BATCH_SHAPES, check_keys, normalize_disp, normalize_frames
+
 # %% auto #0
 __all__ = ['COLOURS', 'COLOUR_RGB', 'COLOUR_WORDS', 'SHAPES', 'SHAPE_WORDS', 'DIRECTIONS', 'DIRECTION_VECTORS', 'DIRECTION_WORDS',
            'PUSH_TEMPLATES', 'MOVE_TEMPLATES', 'WAIT_TEMPLATES', 'KINDS', 'SHAPE_MASKS', 'HAND_RGB', 'THUMB_RGB',
-           'HAND_ID', 'BATCH_KEYS', 'EPISODE_KEYS', 'instruction_text', 'instruction_texts', 'instruction_vocab',
-           'WorldConfig', 'BatchRNG', 'Scenes', 'place_discs', 'sample_scenes', 'pixel_centres', 'paint',
-           'render_background', 'render_frames', 'sample_points', 'free_directions', 'Tasks', 'sample_tasks',
-           'min_jerk', 'wrap_angle', 'simulate', 'yaw_pitch_to_rot6d', 'point_tracks', 'normalize_frames',
-           'denormalize_frames', 'normalize_disp', 'denormalize_disp', 'displacement_stats', 'make_batch', 'unbatch',
-           'SyntheticWorld', 'collate_tracks', 'check_episode', 'write_track_file', 'world_episodes', 'export_world',
-           'split_episodes', 'open_track_file', 'save_stats', 'load_stats', 'H5TrackDataset']
+           'HAND_ID', 'EPISODE_KEYS', 'instruction_text', 'instruction_texts', 'WorldConfig', 'BatchRNG', 'Scenes',
+           'place_discs', 'sample_scenes', 'pixel_centres', 'paint', 'render_background', 'render_frames',
+           'sample_points', 'free_directions', 'Tasks', 'sample_tasks', 'min_jerk', 'wrap_angle', 'simulate',
+           'yaw_pitch_to_rot6d', 'point_tracks', 'displacement_stats', 'make_batch', 'unbatch', 'SyntheticWorld',
+           'collate_tracks', 'check_episode', 'write_track_file', 'world_episodes', 'export_world', 'split_episodes',
+           'open_track_file', 'save_stats', 'load_stats', 'H5TrackDataset']
 
 # %% ../nbs/08_data.ipynb #a2b56f8f
 COLOURS = ('red', 'green', 'blue', 'yellow', 'purple', 'cyan')
@@ -69,25 +70,22 @@ def instruction_text(kind:str, # 'push', 'move' or 'wait'
 # %% ../nbs/08_data.ipynb #4266dba2
 def instruction_texts() -> list[str]:
     "Every distinct instruction the synthetic world can produce"
-    cs, ss, ds = [w for ws in COLOUR_WORDS for w in ws], [w for ws in SHAPE_WORDS for w in ws], \
-                 [w for ws in DIRECTION_WORDS for w in ws]
+    cs = [w for ws in COLOUR_WORDS for w in ws]
+    ss = [w for ws in SHAPE_WORDS for w in ws]
+    ds = [w for ws in DIRECTION_WORDS for w in ws]
     push = [t.format(c=c, s=s, d=d) for t, c, s, d in itertools.product(PUSH_TEMPLATES, cs, ss, ds)]
     move = [t.format(c=c, s=s) for t, c, s in itertools.product(MOVE_TEMPLATES, cs, ss)]
     return list(dict.fromkeys(push + move + list(WAIT_TEMPLATES)))
-
-def instruction_vocab() -> list[str]:
-    "Sorted words of all instructions (lower case; an apostrophe stays inside its word)"
-    return sorted({w for t in instruction_texts() for w in re.findall(r"[a-z']+", t)})
 
 # %% ../nbs/08_data.ipynb #44d8cce8
 @dataclass
 class WorldConfig:
     "Sizes and knobs of the synthetic manipulation world"
-    img_size: int = 64            # frames are img_size x img_size RGB
-    n_points: int = 16            # N query points per sample
-    n_steps: int = 8              # T future steps per track
+    image_size: int = 64          # H = W: frames are image_size x image_size RGB
+    num_points: int = 16          # N query points per sample
+    num_future_steps: int = 8     # T future steps per track
     frame_stack: int = 1          # F frames per sample: t = -(F-1) .. 0
-    n_hands: int = 1              # Hh hands; hand 0 does the pushing, the others stay idle
+    num_hands: int = 1            # Hh hands; hand 0 does the pushing, the others stay idle
     min_objects: int = 2          # objects per scene, drawn uniformly in [min, max]
     max_objects: int = 4          # at most 5: every object has its own shape
     object_frac: float = 0.5      # fraction of query points on objects; the rest lie on the table
@@ -106,7 +104,7 @@ class WorldConfig:
     placement_tries: int = 32     # candidate positions per object or hand
 
     def __post_init__(self):
-        n_obj = self.n_object_points
+        n_obj = self.num_object_points
         if not 1 <= self.min_objects <= self.max_objects <= min(len(COLOURS), len(SHAPES)):
             raise ValueError(f"need 1 <= min_objects <= max_objects <= {min(len(COLOURS), len(SHAPES))}")
         if n_obj < self.max_objects: raise ValueError(f"{n_obj} object points cannot cover {self.max_objects} objects")
@@ -114,7 +112,9 @@ class WorldConfig:
         if self.p_push + self.p_move > 1: raise ValueError("p_push + p_move must be <= 1")
 
     @property
-    def n_object_points(self): return round(self.n_points * self.object_frac)
+    def num_object_points(self) -> int:
+        "Query points that lie on objects; the others lie on the table."
+        return round(self.num_points * self.object_frac)
 
 # %% ../nbs/08_data.ipynb #2342ebd9
 class BatchRNG:
@@ -167,7 +167,8 @@ def place_discs(cands:np.ndarray,  # (B, M, tries, 2) uniform candidates
 # %% ../nbs/08_data.ipynb #24b88e9b
 def sample_scenes(cfg:WorldConfig, rng:BatchRNG) -> Scenes:
     "Draw the objects, hands and table of a batch of samples"
-    K, Hh = cfg.max_objects, cfg.n_hands
+    K = cfg.max_objects
+    Hh = cfg.num_hands
     n_obj = cfg.min_objects + (rng.random() * (K - cfg.min_objects + 1)).astype(int)  # (B,)
     present = np.arange(K) < n_obj[:, None]                                         # (B, K)
     obj_r, depth = rng.uniform(*cfg.obj_radius, K), rng.uniform(*cfg.hand_depth, Hh)
@@ -226,9 +227,9 @@ def paint(img:np.ndarray,    # (B, 3, S, S) float images, painted in place
         img[b, :, Y, X], ids[b, Y, X] = rgb[b, j], label[b, j]
 
 # %% ../nbs/08_data.ipynb #aaef2d3d
-def render_background(sc:Scenes, size:int) -> np.ndarray: # (B, 3, S, S) float32
+def render_background(sc:Scenes, image_size:int) -> np.ndarray: # (B, 3, S, S) float32, S = image_size
     "The textured table: a base colour times a smooth shading plus a wood grain"
-    c = pixel_centres(size)
+    c = pixel_centres(image_size)
     f, p, a = (x.astype(np.float32)[..., None] for x in np.moveaxis(sc.bg_shade, -1, 0))  # (B, 2, 1) each
     wave = 1 + a * np.cos(f * c + p)                                                    # (B, 2, S): y and x
     freq, angle, phase, amp = (x.astype(np.float32)[:, None] for x in sc.bg_grain.T)    # (B, 1) each
@@ -237,7 +238,7 @@ def render_background(sc:Scenes, size:int) -> np.ndarray: # (B, 3, S, S) float32
     shade = wave[:, 0, :, None] * wave[:, 1, None, :] + amp[..., None] * grain          # (B, S, S)
     return sc.bg_rgb.astype(np.float32)[:, :, None, None] * shade[:, None]
 
-def render_frames(sc:Scenes, size:int,
+def render_frames(sc:Scenes, image_size:int, # S: frames are S x S pixels
                   obj_xy:np.ndarray,   # (B, K, 2) object centres in this frame
                   hand_uvd:np.ndarray, # (B, Hh, 3) hands in this frame
                   hand_yaw:np.ndarray, # (B, Hh) hand yaw in this frame
@@ -247,7 +248,8 @@ def render_frames(sc:Scenes, size:int,
     rh = hand_radius * table_depth / hand_uvd[..., 2]                                   # (B, Hh)
     thumb = hand_uvd[..., :2] + .55 * rh[..., None] * np.stack([np.cos(hand_yaw), np.sin(hand_yaw)], -1)
     hands = lambda a, b: np.stack(np.broadcast_arrays(a, b), 2).reshape(B, 2 * Hh, *np.shape(a)[2:])  # disc, thumb, disc, ...
-    img, ids = render_background(sc, size), np.full((B, size, size), -1, np.int8)
+    img = render_background(sc, image_size)
+    ids = np.full((B, image_size, image_size), -1, np.int8)
     paint(img, ids, np.concatenate([obj_xy, hands(hand_uvd[..., :2], thumb)], 1),
           np.concatenate([sc.obj_r, hands(rh, .3 * rh)], 1), np.pad(sc.obj_shape, ((0, 0), (0, 2 * Hh)), constant_values=1),
           np.concatenate([sc.obj_rgb, hands(np.broadcast_to(HAND_RGB, (B, Hh, 3)), THUMB_RGB)], 1),
@@ -262,7 +264,10 @@ def sample_points(cfg:WorldConfig, rng:BatchRNG,
                   present:np.ndarray, # (B, K) bool, object slots in use
                  ):
     "Query points (B, N, 2) in [0, 1] and the object under each (B, N), -1 for the table"
-    (B, S, _), K, n_on, N = ids.shape, present.shape[1], cfg.n_object_points, cfg.n_points
+    B, S, _ = ids.shape
+    K = present.shape[1]
+    n_on = cfg.num_object_points
+    N = cfg.num_points
     turn = np.argsort(rng.random(K) + ~present, -1)          # (B, K) present objects first, shuffled
     labels = np.concatenate([np.take_along_axis(turn, np.arange(n_on) % present.sum(1, keepdims=True), 1),
                              np.full((B, N - n_on), -1)], 1)  # (B, N)
@@ -325,8 +330,10 @@ def wrap_angle(a): return (a + np.pi) % (2 * np.pi) - np.pi
 # %% ../nbs/08_data.ipynb #036bd366
 def simulate(cfg:WorldConfig, rng:BatchRNG, sc:Scenes, tk:Tasks):
     "Object displacements (B, L, K, 2), hand UVD (B, L, Hh, 3) and yaw (B, L, Hh) for t = -(F-1)..T"
-    t = np.arange(1 - cfg.frame_stack, cfg.n_steps + 1)                                   # (L,)
-    tau, a, e = np.clip(t / cfg.n_steps, 0, 1), rng.uniform(*cfg.contact_time)[:, None], rng.uniform(*cfg.release_time)[:, None]
+    t = np.arange(1 - cfg.frame_stack, cfg.num_future_steps + 1)                         # (L,)
+    tau = np.clip(t / cfg.num_future_steps, 0, 1)                                        # (L,) share of the horizon
+    a = rng.uniform(*cfg.contact_time)[:, None]                                          # (B, 1) contact time, share of the horizon
+    e = rng.uniform(*cfg.release_time)[:, None]                                          # (B, 1) release time
     act = (tk.target >= 0)[:, None]                                                      # (B, 1) not a wait
     reach = min_jerk(np.clip(tau / a, 0, 1)) * act                                       # (B, L) hand progress
     slide = min_jerk(np.clip((tau - a) / (e - a), 0, 1))                                 # (B, L) object progress
@@ -358,31 +365,13 @@ def point_tracks(cfg:WorldConfig, rng:BatchRNG,
                  target:np.ndarray, # (B,) instructed object, -1 for a wait
                 ) -> np.ndarray:    # (B, T+1, N, 2)
     "Point positions from t=0 to T"
-    T = cfg.n_steps
+    T = cfg.num_future_steps
     ride = np.pad(obj[:, -T - 1:], ((0, 0), (0, 0), (0, 1), (0, 0)))                # (B, T+1, K+1, 2)
     ride = np.take_along_axis(ride, (pid % ride.shape[2])[:, None, :, None], 2)     # (B, T+1, N, 2)
     moving = (pid == target[:, None]) & (target[:, None] >= 0)
     noise = rng.normal(T + 1, pid.shape[1], 2) * np.where(moving, cfg.point_noise, cfg.jitter)[:, None, :, None]
     noise[:, 0] = 0
     return xy[:, None] + ride + noise
-
-# %% ../nbs/08_data.ipynb #5073add1
-def normalize_frames(frames:np.ndarray|torch.Tensor) -> torch.Tensor:
-    "(..., H, W, 3) uint8 images to (..., 3, H, W) float in [-1, 1]"
-    x = torch.as_tensor(frames)
-    return x.movedim(-1, -3).float() / 127.5 - 1
-
-def denormalize_frames(x:torch.Tensor) -> torch.Tensor:
-    "(..., 3, H, W) frames in [-1, 1] to (..., H, W, 3) float in [0, 1] for display"
-    return ((x.movedim(-3, -1) + 1) / 2).clamp(0, 1)
-
-def normalize_disp(disp:torch.Tensor, stats:Mapping) -> torch.Tensor:
-    "Displacements (..., 2) in image units to the model's normalised units"
-    return (disp - stats['displacement_mean'].to(disp)) / stats['displacement_std'].to(disp)
-
-def denormalize_disp(x:torch.Tensor, stats:Mapping) -> torch.Tensor:
-    "The model's normalised displacements (..., 2) back to image units"
-    return x * stats['displacement_std'].to(x) + stats['displacement_mean'].to(x)
 
 # %% ../nbs/08_data.ipynb #bd9452ce
 def displacement_stats(disp:torch.Tensor,            # (..., 2) displacements in image units
@@ -399,14 +388,14 @@ def make_batch(frames:np.ndarray,     # (B, F, H, W, 3) uint8, the last one at t
                visibility:np.ndarray, # (B, T+1, N) bool
                hand_uvd:np.ndarray,   # (B, T+1, Hh, 3) hand u, v in [0, 1] and depth
                hand_rot:np.ndarray,   # (B, T+1, Hh, 6) 6D hand rotation
-               text:list, disp_stats:Mapping, **extra) -> dict:
+               text:list, disp_stats:Mapping, # B instructions; `displacement_mean` and `displacement_std`, (2,) tensors each
+               **extra) -> dict:
     "A batch of the data contract from episode windows; `extra` (B, ...) arrays become tensors as they are"
     f32 = lambda a: torch.from_numpy(np.ascontiguousarray(a, np.float32))
     step = lambda a: (a[:, 1:] - a[:, :1]).swapaxes(1, 2)  # (B, T+1, M, C) positions to (B, M, T, C) displacements
     disp, vis = step(tracks), np.asarray(visibility, bool)
-    mean, std = (np.asarray(disp_stats[k]) for k in ('displacement_mean', 'displacement_std'))
     return dict(frames=normalize_frames(frames), query_coords=f32(tracks[:, 0]), gt_disp=f32(disp),
-                gt_disp_normalized=f32((disp - mean) / std), gt_visibility=torch.from_numpy((vis[:, 1:] & vis[:, :1]).swapaxes(1, 2).copy()),
+                gt_disp_normalized=normalize_disp(f32(disp), disp_stats), gt_visibility=torch.from_numpy((vis[:, 1:] & vis[:, :1]).swapaxes(1, 2).copy()),
                 text=list(text), hand_query_uvd=f32(hand_uvd[:, 0]), hand_query_rot=f32(hand_rot[:, 0]),
                 gt_hand_uvd_disp=f32(step(hand_uvd)), gt_hand_rot_disp=f32(step(hand_rot)),
                 **{k: torch.as_tensor(np.asarray(v)) for k, v in extra.items()})
@@ -432,13 +421,13 @@ class SyntheticWorld(Dataset):
         "Episode arrays (B, L, ...) for t = -(F-1)..T in [0, 1] coordinates (frames only up to t=0 unless `future_frames`)"
         c, rng = self.cfg, BatchRNG(self.seed, indices)
         sc = sample_scenes(c, rng)
-        draw = functools.partial(render_frames, sc, c.img_size, table_depth=c.table_depth, hand_radius=c.hand_radius)
+        draw = functools.partial(render_frames, sc, c.image_size, table_depth=c.table_depth, hand_radius=c.hand_radius)
         img0, ids0 = draw(sc.obj_xy, sc.hand_uvd, sc.hand_yaw)
         xy, pid = sample_points(c, rng, ids0, sc.present)
         tk = sample_tasks(c, rng, sc, **task)
         obj, uvd, yaw = simulate(c, rng, sc, tk)
         tracks = np.concatenate([np.repeat(xy[:, None], c.frame_stack - 1, 1), point_tracks(c, rng, xy, pid, obj, tk.target)], 1)
-        ts = range(c.frame_stack + c.n_steps if future_frames else c.frame_stack)
+        ts = range(c.frame_stack + c.num_future_steps if future_frames else c.frame_stack)
         frames = np.stack([img0 if t == c.frame_stack - 1 else draw(sc.obj_xy + obj[:, t], uvd[:, t], yaw[:, t])[0] for t in ts], 1)
         return dict(frames=frames.transpose(0, 1, 3, 4, 2), tracks=tracks, visibility=np.ones(tracks.shape[:3], bool),
                     hand_uvd=uvd, hand_rot=yaw_pitch_to_rot6d(yaw, sc.hand_pitch[:, None]), text=tk.text,
@@ -479,13 +468,10 @@ def disp_stats(self:SyntheticWorld) -> dict:
     return self._disp_stats
 
 # %% ../nbs/08_data.ipynb #d293b7ef
-BATCH_KEYS = ('frames', 'query_coords', 'gt_disp_normalized', 'hand_query_uvd', 'hand_query_rot',
-              'gt_hand_uvd_disp', 'gt_hand_rot_disp')
-
-def collate_tracks(samples:list[dict]) -> dict:
-    "Stack samples into a batch of the data contract (texts become a list of str)"
-    missing = [k for k in BATCH_KEYS if k not in samples[0]]
-    if missing: raise KeyError(f"samples lack batch keys {missing}")
+def collate_tracks(samples:list[dict], # samples of the data contract, without the batch dimension
+                  ) -> dict:
+    "Stack samples into a batch of the data contract (texts become a list of str)."
+    check_keys(samples[0], [k for k in BATCH_SHAPES if k not in ('text', 'gt_visibility')])
     return default_collate(samples)
 
 # %% ../nbs/08_data.ipynb #ad62930f
@@ -549,7 +535,8 @@ def _write_episode(g:h5py.Group, name:str, ep:Mapping, fname):
 # %% ../nbs/08_data.ipynb #ce81f90b
 def world_episodes(world:SyntheticWorld, indices:Iterable[int], chunk:int=64):
     "Samples `indices` of `world` as full episodes in the HDF5 layout (pixel coordinates), generated `chunk` at a time"
-    S, indices = world.cfg.img_size, list(indices)
+    S = world.cfg.image_size
+    indices = list(indices)
     for i in range(0, len(indices), chunk):
         ep = world.generate(indices[i:i + chunk], future_frames=True)
         for j, text in enumerate(ep['text']):
@@ -602,16 +589,22 @@ def load_stats(path) -> dict:
 class H5TrackDataset(Dataset):
     "Windows of the episodes of an HDF5 track file, read lazily, split by episode"
     def __init__(self, path, split:str='train', # 'train' or 'val'
-                 n_steps:int=8, frame_stack:int=1, # T and F of each window
-                 n_points:int|None=None,  # query points per sample; None: every track of the episode
-                 img_size:int|None=None,  # resize frames to img_size x img_size; None: keep
+                 num_future_steps:int=8, frame_stack:int=1, # T and F of each window
+                 num_points:int|None=None,  # N query points per sample; None: every track of the episode
+                 image_size:int|None=None,  # resize frames to image_size x image_size; None: keep
                  val_frac:float=.1, split_seed:int=0, # episode split
                  stride:int=1,            # frames between consecutive query frames
                  disp_stats:Mapping|None=None, # None: loaded from `stats_path` or computed from the train split
                  stats_path=None):        # where to load / save the statistics (JSON)
         if split not in ('train', 'val'): raise ValueError(f"split must be 'train' or 'val', got {split!r}")
-        self.path, self.T, self.F, self.n_points, self.img_size = Path(path), n_steps, frame_stack, n_points, img_size
-        self.split_seed, self._h5, self._pid = split_seed, None, None
+        self.path = Path(path)
+        self.T = num_future_steps
+        self.F = frame_stack
+        self.num_points = num_points
+        self.image_size = image_size
+        self.split_seed = split_seed
+        self._h5 = None
+        self._pid = None
         with open_track_file(self.path) as f:
             eps, size = f['episodes'], f.attrs.get('image_size')
             if size is None: _fail(self.path, 'attrs[image_size]', '(H, W)', 'nothing')
@@ -620,8 +613,8 @@ class H5TrackDataset(Dataset):
             lengths = {n: eps[n]['frames'].shape[0] for n in eps}
             self.train_episodes, self.val_episodes = split_episodes(sorted(lengths), val_frac, split_seed)
             self.index = [(n, t0) for n in (self.train_episodes if split == 'train' else self.val_episodes)
-                          for t0 in range(frame_stack - 1, lengths[n] - n_steps, stride)]
-            if not self.index: raise ValueError(f"{self.path}: split {split!r} has no window of {frame_stack}+{n_steps} frames")
+                          for t0 in range(frame_stack - 1, lengths[n] - num_future_steps, stride)]
+            if not self.index: raise ValueError(f"{self.path}: split {split!r} has no window of {frame_stack}+{num_future_steps} frames")
             self.disp_stats = self._stats(f, disp_stats, stats_path, stride)
 
     def __len__(self): return len(self.index)
@@ -637,7 +630,8 @@ def _stats(self:H5TrackDataset, f:h5py.File, disp_stats, stats_path, stride:int)
         tr, v = f[f'episodes/{n}/tracks'][()] / [self.W, self.H], f[f'episodes/{n}/visibility'][()]
         t0 = np.arange(self.F - 1, len(tr) - self.T, stride)[:, None]
         idx = t0 + np.arange(1, self.T + 1)  # (W, T) frames after each query frame
-        disp.append(torch.from_numpy(tr[idx] - tr[t0])); vis.append(torch.from_numpy(v[idx] & v[t0]))
+        disp.append(torch.from_numpy(tr[idx] - tr[t0]))
+        vis.append(torch.from_numpy(v[idx] & v[t0]))
     stats = displacement_stats(torch.cat(disp), torch.cat(vis))
     if stats_path is not None: save_stats(stats, stats_path)
     return stats
@@ -662,14 +656,14 @@ def __getitem__(self:H5TrackDataset, i:int) -> dict:
     one = lambda a: np.asarray(a)[None]  # a batch of one
     s = unbatch(make_batch(one(ep['frames'][t0 - self.F + 1:t0 + 1]), one(tr[:, pts]), one(vis[:, pts]), one(uvd / [*wh, 1]),
                            one(rot), [ep.attrs['instruction']], self.disp_stats, **{k: one(v) for k, v in ann.items()}))[0]
-    if self.img_size and (self.H, self.W) != (self.img_size,) * 2:
-        s['frames'] = torch.nn.functional.interpolate(s['frames'], size=(self.img_size,) * 2, mode='bilinear', antialias=True)
+    if self.image_size and (self.H, self.W) != (self.image_size,) * 2:
+        s['frames'] = torch.nn.functional.interpolate(s['frames'], size=(self.image_size,) * 2, mode='bilinear', antialias=True)
     return s
 
 @patch
 def _points(self:H5TrackDataset, i:int, vis0:np.ndarray) -> np.ndarray:
     "Indices of the query points of window `i`: a seeded choice, visible points first"
-    if self.n_points is None or self.n_points == len(vis0): return np.arange(len(vis0))
+    if self.num_points is None or self.num_points == len(vis0): return np.arange(len(vis0))
     rng = np.random.default_rng([self.split_seed, i])
     order = np.concatenate([rng.permutation(np.flatnonzero(vis0)), rng.permutation(np.flatnonzero(~vis0))])
-    return order[np.arange(self.n_points) % len(order)]
+    return order[np.arange(self.num_points) % len(order)]

@@ -15,7 +15,8 @@ import torch.nn.functional as F
 import matplotlib.pyplot as plt
 from matplotlib.collections import LineCollection
 
-from .data import DIRECTION_VECTORS, denormalize_frames
+from .contract import denormalize_frames
+from .data import DIRECTION_VECTORS
 
 # %% auto #0
 __all__ = ['point_errors', 'masked_mean', 'ade', 'fde', 'min_ade', 'min_fde', 'hand_position_error', 'rot6d_to_matrix',
@@ -25,12 +26,12 @@ __all__ = ['point_errors', 'masked_mean', 'ade', 'fde', 'min_ade', 'min_fde', 'h
 # %% ../nbs/09_metrics.ipynb #48d630c3
 def point_errors(pred:torch.Tensor, # (..., 2) predicted positions or displacements, image units
                  gt:torch.Tensor,   # (..., 2) ground truth, same units
-                 img_size:int|tuple|None=None, # S or (H, W): errors in pixels; None: in image units
+                 image_size:int|tuple|None=None, # S or (H, W): errors in pixels; None: in image units
                 ) -> torch.Tensor:  # (...)
     "Euclidean distance between prediction and truth, in image units or pixels"
     d = pred - gt
-    if img_size is not None:
-        H, W = (img_size, img_size) if isinstance(img_size, int) else img_size
+    if image_size is not None:
+        H, W = (image_size, image_size) if isinstance(image_size, int) else image_size
         d = d * d.new_tensor([W, H])
     return d.norm(dim=-1)
 
@@ -44,34 +45,34 @@ def masked_mean(x:torch.Tensor, mask:torch.Tensor|None, dims) -> torch.Tensor:
 def ade(pred:torch.Tensor, # (..., N, T, 2) predicted displacements, image units
         gt:torch.Tensor,   # (..., N, T, 2) true displacements
         vis:torch.Tensor|None=None, # (..., N, T) bool, steps to count; None: all
-        img_size:int|tuple|None=None, # S or (H, W) for pixels
+        image_size:int|tuple|None=None, # S or (H, W) for pixels
        ) -> torch.Tensor:  # (...)
     "Average displacement error over points and steps"
-    return masked_mean(point_errors(pred, gt, img_size), vis, (-2, -1))
+    return masked_mean(point_errors(pred, gt, image_size), vis, (-2, -1))
 
-def fde(pred:torch.Tensor, gt:torch.Tensor, vis:torch.Tensor|None=None, img_size:int|tuple|None=None) -> torch.Tensor:
+def fde(pred:torch.Tensor, gt:torch.Tensor, vis:torch.Tensor|None=None, image_size:int|tuple|None=None) -> torch.Tensor:
     "Final displacement error: the mean over points at the last step"
-    return masked_mean(point_errors(pred[..., -1, :], gt[..., -1, :], img_size), None if vis is None else vis[..., -1], -1)
+    return masked_mean(point_errors(pred[..., -1, :], gt[..., -1, :], image_size), None if vis is None else vis[..., -1], -1)
 
 # %% ../nbs/09_metrics.ipynb #e8916b8d
 def min_ade(preds:torch.Tensor, # (B, K, N, T, 2) K predicted samples per input
             gt:torch.Tensor,    # (B, N, T, 2)
             vis:torch.Tensor|None=None, # (B, N, T) bool
-            img_size:int|tuple|None=None) -> torch.Tensor: # (B,)
+            image_size:int|tuple|None=None) -> torch.Tensor: # (B,)
     "minADE@K: the ADE of the best of K samples"
-    return ade(preds, gt[:, None], None if vis is None else vis[:, None], img_size).amin(1)
+    return ade(preds, gt[:, None], None if vis is None else vis[:, None], image_size).amin(1)
 
-def min_fde(preds:torch.Tensor, gt:torch.Tensor, vis:torch.Tensor|None=None, img_size:int|tuple|None=None) -> torch.Tensor:
+def min_fde(preds:torch.Tensor, gt:torch.Tensor, vis:torch.Tensor|None=None, image_size:int|tuple|None=None) -> torch.Tensor:
     "minFDE@K: the FDE of the sample with the best end points"
-    return fde(preds, gt[:, None], None if vis is None else vis[:, None], img_size).amin(1)
+    return fde(preds, gt[:, None], None if vis is None else vis[:, None], image_size).amin(1)
 
 # %% ../nbs/09_metrics.ipynb #4004951b
 def hand_position_error(pred:torch.Tensor, # (..., Hh, T, 3) predicted hand UVD (or UVD displacements)
                         gt:torch.Tensor,   # (..., Hh, T, 3)
-                        img_size:int|tuple|None=None, # S or (H, W): u, v error in pixels
+                        image_size:int|tuple|None=None, # S or (H, W): u, v error in pixels
                        ) -> tuple[torch.Tensor, torch.Tensor]: # (...) each
     "Mean u, v distance and mean absolute depth error over hands and steps"
-    return (point_errors(pred[..., :2], gt[..., :2], img_size).mean((-2, -1)),
+    return (point_errors(pred[..., :2], gt[..., :2], image_size).mean((-2, -1)),
             (pred[..., 2] - gt[..., 2]).abs().mean((-2, -1)))
 
 def rot6d_to_matrix(x:torch.Tensor) -> torch.Tensor: # (..., 6) -> (..., 3, 3)
@@ -180,7 +181,8 @@ def show_tracks(frame:torch.Tensor,  # (3, H, W) normalised frame as in a batch,
         seg, t = track_segments(query, d)
         ax.add_collection(LineCollection(seg, array=t, cmap=cmap, norm=plt.Normalize(0, T), linewidths=lw, alpha=alpha, capstyle='round'))
     ax.scatter(*query.detach().cpu().T, s=10, c='w', edgecolors='k', linewidths=.5, zorder=3)
-    ax.set(xlim=(0, 1), ylim=(1, 0)); ax.set_axis_off()
+    ax.set(xlim=(0, 1), ylim=(1, 0))
+    ax.set_axis_off()
     if title: ax.set_title(textwrap.fill(title, 32), fontsize=8)
     return ax
 
@@ -193,7 +195,9 @@ def show_batch(batch:Mapping,          # a batch of the data contract with gt_di
     nrows = -(-n // ncols)
     _, axs = plt.subplots(nrows, ncols, figsize=figsize or (2.6 * ncols, 2.8 * nrows), squeeze=False)
     for i, ax in enumerate(axs.flat):
-        if i >= n: ax.set_axis_off(); continue
+        if i >= n:
+            ax.set_axis_off()
+            continue
         show_tracks(batch['frames'][i, -1], batch['query_coords'][i], batch['gt_disp'][i],
                     None if pred_disp is None else pred_disp[i], batch['text'][i] if 'text' in batch else None, ax=ax, cmap=cmap)
     return axs

@@ -13,6 +13,7 @@ import matplotlib.pyplot as plt
 import torch
 
 from .checkpoint import load_model
+from .contract import denormalize_disp
 from .data import SyntheticWorld, WorldConfig, WAIT_TEMPLATES
 from .metrics import show_tracks
 
@@ -33,15 +34,14 @@ def predict_sample(model, # a `DiffusionIntentTracker`
                    k:int=1, # samples drawn at once
                   ) -> dict: # track_disp (K, N, T, 2) in image units; with hands, hand_uv (K, Hh, T+1, 2) positions
     "K predictions for one sample, all from the noise of `seed`, in image units, on the CPU."
-    c, dev = model.config, model.disp_std.device
-    rep = lambda key: sample[key][None].expand(k, *sample[key].shape).to(dev)  # (K, ...)
-    text = text or sample.get('text')
-    out = model.predict(rep('frames'), rep('query_coords'), [text] * k if c.text_mode else None,
-                        *([rep('hand_query_uvd'), rep('hand_query_rot')] if c.hand_mode else [None, None]),
-                        num_inference_steps=steps, cfg_guidance_scale=scale, generator=torch.Generator(dev).manual_seed(seed))
-    res = {'track_disp': (out['track_disp'] * model.disp_std + model.disp_mean).cpu()}
+    dev = model.disp_std.device
+    batch = {key: v[None].expand(k, *v.shape).to(dev) for key, v in sample.items() if torch.is_tensor(v)}  # (K, ...)
+    batch['text'] = [text or sample.get('text')] * k
+    g = torch.Generator(dev).manual_seed(seed)
+    out = model.predict(**model.model_inputs(batch), num_inference_steps=steps, cfg_guidance_scale=scale, generator=g)
+    res = {'track_disp': denormalize_disp(out['track_disp'], model.disp_stats).cpu()}
     if 'hand_uvd_disp' in out:
-        start = rep('hand_query_uvd')[:, :, None, :2]  # (K, Hh, 1, 2)
+        start = batch['hand_query_uvd'][:, :, None, :2]  # (K, Hh, 1, 2)
         res['hand_uv'] = torch.cat([start, start + out['hand_uvd_disp'][..., :2]], 2).cpu()
     return res
 
@@ -145,11 +145,12 @@ def load_pretrained(device='cpu', # where to put the model
 
 # %% ../nbs/16_cfg_explorer.ipynb #0bcddadd
 def demo_world(model, # a `DiffusionIntentTracker`
-               n_points:int=12, # query points per sample
+               num_points:int=12, # query points per sample
                length:int=64, seed:int=1000, # samples, and a seed away from the usual training seeds
               ) -> SyntheticWorld:
     "A synthetic world with the frame size, horizon and frame stack `model` was built for."
     c = model.config
-    wc = WorldConfig(img_size=c.image_size, n_points=n_points, n_steps=c.num_future_steps, frame_stack=c.frame_stack)
-    stats = dict(displacement_mean=model.disp_mean.cpu(), displacement_std=model.disp_std.cpu())
+    wc = WorldConfig(image_size=c.image_size, num_points=num_points, num_future_steps=c.num_future_steps,
+                     frame_stack=c.frame_stack)
+    stats = {key: v.cpu() for key, v in model.disp_stats.items()}
     return SyntheticWorld(wc, length=length, seed=seed, disp_stats=stats)
