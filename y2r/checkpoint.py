@@ -24,7 +24,8 @@ from .models.diffusion_model import DiffusionIntentTracker
 from .models.network import ModelConfig
 
 # %% ../nbs/12_checkpoint.ipynb #24807578
-FORMAT, VERSION = 'y2r-checkpoint', 2
+FORMAT = 'y2r-checkpoint'
+VERSION = 2
 
 def rng_state() -> dict:
     "The states of Python's, NumPy's and torch's (CPU and CUDA) generators, in plain types."
@@ -35,7 +36,8 @@ def rng_state() -> dict:
 
 def set_rng_state(state:dict):
     "Restore generators saved by `rng_state`."
-    random.setstate(state['python']); torch.set_rng_state(state['torch'])
+    random.setstate(state['python'])
+    torch.set_rng_state(state['torch'])
     if state['cuda'] and torch.cuda.is_available(): torch.cuda.set_rng_state_all(state['cuda'])
     name, keys, *rest = state['numpy']
     np.random.set_state((name, keys.numpy().astype(np.uint32), *rest))
@@ -43,11 +45,14 @@ def set_rng_state(state:dict):
 # %% ../nbs/12_checkpoint.ipynb #daa26c70
 def atomic_save(obj, path) -> Path:
     "`torch.save(obj, path)`, all or nothing: write a temporary file, then rename it over `path`."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
     try:
         with open(tmp, 'wb') as f:
-            torch.save(obj, f); f.flush(); os.fsync(f.fileno())
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
         os.replace(tmp, path)
     finally: tmp.unlink(missing_ok=True)
     return path
@@ -155,13 +160,18 @@ def _adapt_state(sd:dict, model:DiffusionIntentTracker, log:list) -> dict:
         sd['null_text_embedding'] = v.reshape(new['null_text_embedding'].shape)
         log.append(f"null_text_embedding: a buffer before ({'all zeros, never trained' if not v.any() else 'not trained'}); "
                    'now the trainable parameter, initialised from the saved value')
-    hist, counts = sd.pop('timestep_loss_history', None), sd.pop('timestep_loss_counts', None)
+    hist = sd.pop('timestep_loss_history', None)
+    counts = sd.pop('timestep_loss_counts', None)
     if hist is not None and counts is not None and 'timestep_sampler.history' not in sd:
-        sd['timestep_sampler.history'], sd['timestep_sampler.counts'] = hist.float(), counts.long()
+        sd['timestep_sampler.history'] = hist.float()
+        sd['timestep_sampler.counts'] = counts.long()
         log.append('timestep loss history: moved into the timestep sampler')
     for k in ('timestep_sampler.history', 'timestep_sampler.counts'):
-        if k not in sd: sd[k] = torch.zeros_like(new[k]); log.append(f'{k}: missing, starts empty (the sampler warms up again)')
-    missing, extra = set(new) - set(sd), set(sd) - set(new)
+        if k not in sd:
+            sd[k] = torch.zeros_like(new[k])
+            log.append(f'{k}: missing, starts empty (the sampler warms up again)')
+    missing = set(new) - set(sd)
+    extra = set(sd) - set(new)
     if missing or extra: raise ValueError(f'old checkpoint does not fit the model: missing {sorted(missing)}, unexpected {sorted(extra)}')
     return sd
 

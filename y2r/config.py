@@ -101,7 +101,8 @@ def _check_value(v, tp, key:str, src:str):
 def _build(cls, d:dict, section:str, src:str):
     "An instance of the dataclass `cls` from the mapping `d`, checked key by key."
     if not isinstance(d, dict): raise ValueError(f'{src}: `{section}` must be a mapping, got {type(d).__name__}')
-    hints, names = typing.get_type_hints(cls), [f.name for f in fields(cls)]
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in fields(cls)]
     for k in d:
         if k not in names:
             near = difflib.get_close_matches(k, names, n=1)

@@ -156,7 +156,8 @@ def place_discs(cands:np.ndarray,  # (B, M, tries, 2) uniform candidates
                 gap:float=.03)->np.ndarray: # (B, M, 2) centres in [r, 1-r]
     "Centres of non-overlapping discs inside the unit square, by greedy rejection sampling"
     B, M, tries, _ = cands.shape
-    xy, b = np.zeros((B, M, 2)), np.arange(B)
+    xy = np.zeros((B, M, 2))
+    b = np.arange(B)
     for j in range(M):
         c = radii[:, j, None, None] + cands[:, j] * (1 - 2 * radii[:, j, None, None])  # (B, tries, 2)
         dist = np.linalg.norm(c[:, :, None] - xy[:, None, :j], axis=-1)                 # (B, tries, j)
@@ -171,15 +172,19 @@ def sample_scenes(cfg:WorldConfig, rng:BatchRNG) -> Scenes:
     Hh = cfg.num_hands
     n_obj = cfg.min_objects + (rng.random() * (K - cfg.min_objects + 1)).astype(int)  # (B,)
     present = np.arange(K) < n_obj[:, None]                                         # (B, K)
-    obj_r, depth = rng.uniform(*cfg.obj_radius, K), rng.uniform(*cfg.hand_depth, Hh)
+    obj_r = rng.uniform(*cfg.obj_radius, K)
+    depth = rng.uniform(*cfg.hand_depth, Hh)
     radii = np.concatenate([obj_r, cfg.hand_radius * cfg.table_depth / depth], 1)    # (B, K + Hh)
     xy = place_discs(rng.random(K + Hh, cfg.placement_tries, 2), radii, np.pad(present, ((0, 0), (0, Hh)), constant_values=True), cfg.gap)
     colour = np.argsort(rng.random(len(COLOURS)), -1)[:, :K]  # a random permutation: distinct colours
     shape = np.argsort(rng.random(len(SHAPES)), -1)[:, :K]
     rgb = np.clip(COLOUR_RGB[colour] + rng.uniform(-.05, .05, K, 3), 0, 1)
-    yaw, pitch, vel = rng.uniform(-np.pi, np.pi, Hh), rng.uniform(-.4, .4, Hh), rng.uniform(-.02, .02, Hh, 3)
+    yaw = rng.uniform(-np.pi, np.pi, Hh)
+    pitch = rng.uniform(-.4, .4, Hh)
+    vel = rng.uniform(-.02, .02, Hh, 3)
     bg_rgb = rng.uniform(.4, .62, 1) + rng.uniform(-.06, .06, 3)
-    shade, grain = rng.uniform((1, 0, 0), (8, 2 * np.pi, .12), 2, 3), rng.uniform((20, 0, 0, .01), (60, np.pi, 2 * np.pi, .05), 4)
+    shade = rng.uniform((1, 0, 0), (8, 2 * np.pi, .12), 2, 3)
+    grain = rng.uniform((20, 0, 0, .01), (60, np.pi, 2 * np.pi, .05), 4)
     return Scenes(present, xy[:, :K], obj_r, shape, colour, rgb, np.concatenate([xy[:, K:], depth[..., None]], -1),
                   yaw, pitch, vel, bg_rgb, shade, grain)
 
@@ -191,7 +196,8 @@ SHAPE_MASKS = (
     lambda u, v: abs(u) + abs(v) <= 1,                                           # diamond
     lambda u, v: (np.minimum(abs(u), abs(v)) <= .33) & (np.maximum(abs(u), abs(v)) <= 1),  # cross
 )
-HAND_RGB, THUMB_RGB = np.array((.93, .75, .62)), np.array((.3, .18, .12))
+HAND_RGB = np.array((.93, .75, .62))
+THUMB_RGB = np.array((.3, .18, .12))
 HAND_ID = -2  # label of hand pixels in the id map; -1 is the table, 0..K-1 the objects
 
 @functools.lru_cache(maxsize=16)
@@ -223,8 +229,10 @@ def paint(img:np.ndarray,    # (B, 3, S, S) float images, painted in place
     m &= active[..., None, None] & ((py >= 0) & (py < S))[..., :, None] & ((px >= 0) & (px < S))[..., None, :]
     for j in range(M):
         b, i, k = np.nonzero(m[:, j])
-        Y, X = py[b, j, i], px[b, j, k]
-        img[b, :, Y, X], ids[b, Y, X] = rgb[b, j], label[b, j]
+        Y = py[b, j, i]
+        X = px[b, j, k]
+        img[b, :, Y, X] = rgb[b, j]
+        ids[b, Y, X] = label[b, j]
 
 # %% ../nbs/08_data.ipynb #aaef2d3d
 def render_background(sc:Scenes, image_size:int) -> np.ndarray: # (B, 3, S, S) float32, S = image_size
@@ -233,7 +241,8 @@ def render_background(sc:Scenes, image_size:int) -> np.ndarray: # (B, 3, S, S) f
     f, p, a = (x.astype(np.float32)[..., None] for x in np.moveaxis(sc.bg_shade, -1, 0))  # (B, 2, 1) each
     wave = 1 + a * np.cos(f * c + p)                                                    # (B, 2, S): y and x
     freq, angle, phase, amp = (x.astype(np.float32)[:, None] for x in sc.bg_grain.T)    # (B, 1) each
-    gx, gy = freq * np.cos(angle) * c, freq * np.sin(angle) * c + phase                  # (B, S)
+    gx = freq * np.cos(angle) * c                  # (B, S)
+    gy = freq * np.sin(angle) * c + phase
     grain = np.cos(gy)[:, :, None] * np.sin(gx)[:, None] + np.sin(gy)[:, :, None] * np.cos(gx)[:, None]  # sin(gx + gy)
     shade = wave[:, 0, :, None] * wave[:, 1, None, :] + amp[..., None] * grain          # (B, S, S)
     return sc.bg_rgb.astype(np.float32)[:, :, None, None] * shade[:, None]
@@ -308,8 +317,13 @@ def sample_tasks(cfg:WorldConfig, rng:BatchRNG, sc:Scenes,
                  direction:int|None=None, # force the direction
                 ) -> Tasks:
     "Draw instructions for a batch of scenes; the random streams advance the same way whatever is forced"
-    u, uk, shift, uc, words = rng.random(), rng.random(), rng.uniform(*cfg.shift), rng.random(), rng.random(4)
-    B, D = len(sc), len(DIRECTIONS)
+    u = rng.random()
+    uk = rng.random()
+    shift = rng.uniform(*cfg.shift)
+    uc = rng.random()
+    words = rng.random(4)
+    B = len(sc)
+    D = len(DIRECTIONS)
     kinds = np.searchsorted([cfg.p_push, cfg.p_push + cfg.p_move], u, 'right') if kind is None else np.full(B, KINDS.index(kind))
     tgt = (uk * sc.present.sum(1)).astype(int) if target is None else np.full(B, target)
     free = free_directions(sc.obj_xy[np.arange(B), tgt], sc.obj_r[np.arange(B), tgt], shift)  # (B, D)
@@ -337,7 +351,8 @@ def simulate(cfg:WorldConfig, rng:BatchRNG, sc:Scenes, tk:Tasks):
     act = (tk.target >= 0)[:, None]                                                      # (B, 1) not a wait
     reach = min_jerk(np.clip(tau / a, 0, 1)) * act                                       # (B, L) hand progress
     slide = min_jerk(np.clip((tau - a) / (e - a), 0, 1))                                 # (B, L) object progress
-    b, k = np.arange(len(sc)), tk.target.clip(0)
+    b = np.arange(len(sc))
+    k = tk.target.clip(0)
     dv = DIRECTION_VECTORS[tk.direction.clip(0)] * act                                   # (B, 2), zero in a wait
     push = slide[..., None] * (tk.shift[:, None] * dv)[:, None]                           # (B, L, 2)
     obj = np.zeros((len(sc), len(t), *sc.obj_xy.shape[1:]))
@@ -354,7 +369,10 @@ def simulate(cfg:WorldConfig, rng:BatchRNG, sc:Scenes, tk:Tasks):
 def yaw_pitch_to_rot6d(yaw:np.ndarray, pitch:np.ndarray) -> np.ndarray: # (..., 6)
     "6D rotation (first two columns of Rz(yaw) @ Rx(pitch)) for broadcastable `yaw` and `pitch`"
     yaw, pitch = np.broadcast_arrays(yaw, pitch)
-    cy, sy, cp, sp = np.cos(yaw), np.sin(yaw), np.cos(pitch), np.sin(pitch)
+    cy = np.cos(yaw)
+    sy = np.sin(yaw)
+    cp = np.cos(pitch)
+    sp = np.sin(pitch)
     return np.stack([cy, sy, np.zeros_like(cy), -sy * cp, cy * cp, sp], -1)
 
 # %% ../nbs/08_data.ipynb #519461ca
@@ -393,7 +411,8 @@ def make_batch(frames:np.ndarray,     # (B, F, H, W, 3) uint8, the last one at t
     "A batch of the data contract from episode windows; `extra` (B, ...) arrays become tensors as they are"
     f32 = lambda a: torch.from_numpy(np.ascontiguousarray(a, np.float32))
     step = lambda a: (a[:, 1:] - a[:, :1]).swapaxes(1, 2)  # (B, T+1, M, C) positions to (B, M, T, C) displacements
-    disp, vis = step(tracks), np.asarray(visibility, bool)
+    disp = step(tracks)
+    vis = np.asarray(visibility, bool)
     return dict(frames=normalize_frames(frames), query_coords=f32(tracks[:, 0]), gt_disp=f32(disp),
                 gt_disp_normalized=normalize_disp(f32(disp), disp_stats), gt_visibility=torch.from_numpy((vis[:, 1:] & vis[:, :1]).swapaxes(1, 2).copy()),
                 text=list(text), hand_query_uvd=f32(hand_uvd[:, 0]), hand_query_rot=f32(hand_rot[:, 0]),
@@ -412,14 +431,18 @@ class SyntheticWorld(Dataset):
                  seed:int=0,        # sample i is drawn from the generator seeded by (seed, i)
                  disp_stats:Mapping|None=None, # None: computed from the first `n_stats` samples on first use
                  n_stats:int=1024):
-        self.cfg, self.length, self.seed, self.n_stats = cfg or WorldConfig(), length, seed, n_stats
+        self.cfg = cfg or WorldConfig()
+        self.length = length
+        self.seed = seed
+        self.n_stats = n_stats
         self._disp_stats = None if disp_stats is None else {k: torch.as_tensor(v).float() for k, v in disp_stats.items()}
 
     def __len__(self): return self.length
 
     def generate(self, indices:Iterable[int], future_frames:bool=False, **task) -> dict:
         "Episode arrays (B, L, ...) for t = -(F-1)..T in [0, 1] coordinates (frames only up to t=0 unless `future_frames`)"
-        c, rng = self.cfg, BatchRNG(self.seed, indices)
+        c = self.cfg
+        rng = BatchRNG(self.seed, indices)
         sc = sample_scenes(c, rng)
         draw = functools.partial(render_frames, sc, c.image_size, table_depth=c.table_depth, hand_radius=c.hand_radius)
         img0, ids0 = draw(sc.obj_xy, sc.hand_uvd, sc.hand_yaw)
@@ -440,7 +463,8 @@ def batch(self:SyntheticWorld, indices:Iterable[int], **task) -> dict:
     "The collated batch of `indices`, optionally with a forced `kind`, `target` or `direction`"
     indices = [int(i) for i in indices]
     if any(not -self.length <= i < self.length for i in indices): raise IndexError(f'{indices} out of range for {self.length} samples')
-    ep, F = self.generate([i % self.length for i in indices], **task), self.cfg.frame_stack
+    ep = self.generate([i % self.length for i in indices], **task)
+    F = self.cfg.frame_stack
     w = lambda a: a[:, F - 1:]  # t = 0..T
     return make_batch(ep['frames'], w(ep['tracks']), w(ep['visibility']), w(ep['hand_uvd']), w(ep['hand_rot']),
                       ep['text'], self.disp_stats, **ep['annotations'])
@@ -462,7 +486,8 @@ def sample(self:SyntheticWorld, index:int, **task) -> dict:
 def disp_stats(self:SyntheticWorld) -> dict:
     "Displacement mean and std (2,) each from the first `n_stats` samples, computed once"
     if self._disp_stats is None:
-        c, n = self.cfg, min(self.n_stats, self.length)
+        c = self.cfg
+        n = min(self.n_stats, self.length)
         tr = np.concatenate([self.generate(range(i, min(i + 256, n)))['tracks'] for i in range(0, n, 256)])
         self._disp_stats = displacement_stats(torch.from_numpy(tr[:, c.frame_stack:] - tr[:, c.frame_stack - 1:c.frame_stack]))
     return self._disp_stats
@@ -486,12 +511,14 @@ def check_episode(ep:Mapping, # arrays or an h5py group with EPISODE_KEYS
     "Raise a ValueError naming the file and key if episode `ep` breaks the layout"
     for k in EPISODE_KEYS:
         if k not in ep: _fail(fname, f'{where}/{k}', 'a dataset (see the layout)', 'nothing')
-    fr, L = ep['frames'], ep['frames'].shape[0] if ep['frames'].ndim else 0
+    fr = ep['frames']
+    L = ep['frames'].shape[0] if ep['frames'].ndim else 0
     if fr.ndim != 4 or fr.shape[-1] != 3 or fr.dtype != np.uint8 or L == 0:
         _fail(fname, f'{where}/frames', '(L, H, W, 3) uint8 with L > 0', f'{fr.shape} {fr.dtype}')
     if image_size is not None and tuple(fr.shape[1:3]) != tuple(image_size):
         _fail(fname, f'{where}/frames', f'frames of image_size {tuple(image_size)}', tuple(fr.shape[1:3]))
-    N, Hh = ep['tracks'].shape[1] if ep['tracks'].ndim == 3 else -1, ep['hand_uvd'].shape[1] if ep['hand_uvd'].ndim == 3 else -1
+    N = ep['tracks'].shape[1] if ep['tracks'].ndim == 3 else -1
+    Hh = ep['hand_uvd'].shape[1] if ep['hand_uvd'].ndim == 3 else -1
     for k, shp in dict(tracks=(L, N, 2), visibility=(L, N), hand_uvd=(L, Hh, 3), hand_rot=(L, Hh, 6)).items():
         if tuple(ep[k].shape) != shp or min(shp) <= 0: _fail(fname, f'{where}/{k}', f'shape {shp} (L from frames)', tuple(ep[k].shape))
     for k in ('tracks', 'hand_uvd', 'hand_rot'):
@@ -606,7 +633,8 @@ class H5TrackDataset(Dataset):
         self._h5 = None
         self._pid = None
         with open_track_file(self.path) as f:
-            eps, size = f['episodes'], f.attrs.get('image_size')
+            eps = f['episodes']
+            size = f.attrs.get('image_size')
             if size is None: _fail(self.path, 'attrs[image_size]', '(H, W)', 'nothing')
             for n in eps: check_episode(eps[n], eps[n].attrs.get('instruction'), self.path, f'episodes/{n}', size)
             self.H, self.W = (int(s) for s in size)
@@ -625,9 +653,11 @@ def _stats(self:H5TrackDataset, f:h5py.File, disp_stats, stats_path, stride:int)
     "Given, loaded or computed (and saved) displacement statistics of the train split"
     if disp_stats is not None: return {k: torch.as_tensor(v).float() for k, v in disp_stats.items()}
     if stats_path is not None and Path(stats_path).exists(): return load_stats(stats_path)
-    disp, vis = [], []
+    disp = []
+    vis = []
     for n in self.train_episodes:
-        tr, v = f[f'episodes/{n}/tracks'][()] / [self.W, self.H], f[f'episodes/{n}/visibility'][()]
+        tr = f[f'episodes/{n}/tracks'][()] / [self.W, self.H]
+        v = f[f'episodes/{n}/visibility'][()]
         t0 = np.arange(self.F - 1, len(tr) - self.T, stride)[:, None]
         idx = t0 + np.arange(1, self.T + 1)  # (W, T) frames after each query frame
         disp.append(torch.from_numpy(tr[idx] - tr[t0]))
@@ -647,9 +677,13 @@ def _file(self:H5TrackDataset) -> h5py.File:
 def __getitem__(self:H5TrackDataset, i:int) -> dict:
     "Window `i`: F frames up to the query frame and T steps after it"
     name, t0 = self.index[i]
-    ep, wh = self._file()[f'episodes/{name}'], np.array([self.W, self.H])
+    ep = self._file()[f'episodes/{name}']
+    wh = np.array([self.W, self.H])
     sl = slice(t0, t0 + self.T + 1)
-    tr, vis, uvd, rot = ep['tracks'][sl] / wh, ep['visibility'][sl], ep['hand_uvd'][sl], ep['hand_rot'][sl]
+    tr = ep['tracks'][sl] / wh
+    vis = ep['visibility'][sl]
+    uvd = ep['hand_uvd'][sl]
+    rot = ep['hand_rot'][sl]
     pts = self._points(i, vis[0])
     ann = {k: v[()] for k, v in ep['annotations'].items()} if 'annotations' in ep else {}
     if 'point_object_id' in ann: ann['point_object_id'] = ann['point_object_id'][pts]

@@ -77,7 +77,8 @@ def hand_position_error(pred:torch.Tensor, # (..., Hh, T, 3) predicted hand UVD 
 
 def rot6d_to_matrix(x:torch.Tensor) -> torch.Tensor: # (..., 6) -> (..., 3, 3)
     "Rotation matrices from 6D rotations (two columns), orthonormalised by Gram-Schmidt"
-    a, b = x[..., :3], x[..., 3:]
+    a = x[..., :3]
+    b = x[..., 3:]
     c0 = F.normalize(a, dim=-1)
     c1 = F.normalize(b - (c0 * b).sum(-1, keepdim=True) * c0, dim=-1)
     return torch.stack([c0, c1, torch.cross(c0, c1, dim=-1)], -1)
@@ -139,8 +140,12 @@ def track_metrics(pred_disp:torch.Tensor, # (B, K, N, T, 2) or (B, N, T, 2) disp
                   thresh:float=.05) -> dict[str, float]:
     "ADE/FDE (image units and pixels), minADE/minFDE@K, hand errors and instruction metrics of a batch"
     k1 = lambda x: None if x is None else (x if x.dim() == 5 else x[:, None])   # (B, K, ...)
-    preds, hu, hr = k1(pred_disp), k1(pred_hand_uvd_disp), k1(pred_hand_rot_disp)
-    gt, vis, size = batch['gt_disp'], batch.get('gt_visibility'), tuple(batch['frames'].shape[-2:])
+    preds = k1(pred_disp)
+    hu = k1(pred_hand_uvd_disp)
+    hr = k1(pred_hand_rot_disp)
+    gt = batch['gt_disp']
+    vis = batch.get('gt_visibility')
+    size = tuple(batch['frames'].shape[-2:])
     v = None if vis is None else vis[:, None]
     m = dict(ade=ade(preds, gt[:, None], v), fde=fde(preds, gt[:, None], v), ade_px=ade(preds, gt[:, None], v, size),
              fde_px=fde(preds, gt[:, None], v, size), min_ade=min_ade(preds, gt, vis), min_fde=min_fde(preds, gt, vis),
@@ -152,7 +157,9 @@ def track_metrics(pred_disp:torch.Tensor, # (B, K, N, T, 2) or (B, N, T, 2) disp
         q = batch['hand_query_rot'][:, None, :, None]
         m['hand_rot_error_deg'] = hand_rotation_error(q + hr, q + batch['gt_hand_rot_disp'][:, None])
     if 'target_object' in batch:
-        pid, tgt, valid = batch['point_object_id'], batch['target_object'], batch['valid_dirs']
+        pid = batch['point_object_id']
+        tgt = batch['target_object']
+        valid = batch['valid_dirs']
         m['instruction_following'] = instruction_following(preds, pid[:, None], tgt[:, None], valid[:, None], thresh).float()
         if preds.shape[1] > 1: m['direction_coverage'] = direction_coverage(preds, pid, tgt, valid, thresh)
     return {k: x.float().nanmean().item() for k, x in m.items()}

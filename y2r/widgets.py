@@ -98,8 +98,12 @@ class CFGExplorer:
                  examples:list|None=None, # instructions offered in the box; default: the samples' own and 'wait'
                  scale:float=3.0, steps:int|None=None, seed:int=0, k:int=1, figsize=(4.5, 4.5)):
         if widgets is None: raise ImportError('CFGExplorer needs ipywidgets: pip install ipywidgets')
-        self.model, self.samples, self.figsize, self.ax = model, samples, figsize, None
-        W, opts = widgets, dict(continuous_update=False, style={'description_width': '90px'})
+        self.model = model
+        self.samples = samples
+        self.figsize = figsize
+        self.ax = None
+        W = widgets
+        opts = dict(continuous_update=False, style={'description_width': '90px'})
         self.controls = dict(
             scale=W.FloatSlider(scale, min=0, max=10, step=.25, description='CFG scale', **opts),
             text=W.Combobox(value='', options=list(dict.fromkeys(examples or [s['text'] for s in samples] + [WAIT_TEMPLATES[0]])),

@@ -35,7 +35,8 @@ class PatchImageEncoder(nn.Module):
                  depth:int=2, # transformer blocks after the patch embedding
                  num_heads:int=4):
         super().__init__()
-        self.frame_stack, self.patch_size = frame_stack, patch_size
+        self.frame_stack = frame_stack
+        self.patch_size = patch_size
         self.stem = nn.Sequential(nn.Conv2d(3 * frame_stack, dim // 2, 3, padding=1), nn.GELU(),
                                   nn.Conv2d(dim // 2, dim, patch_size, stride=patch_size))
         self.blocks = nn.ModuleList(TransformerBlock(dim, num_heads) for _ in range(depth))
@@ -69,7 +70,8 @@ class TimmImageEncoder(nn.Module):
         try: import timm
         except ImportError as e: raise ImportError(f"image encoder 'timm:{name}' needs timm: pip install timm") from e
         self.backbone = timm.create_model(name, pretrained=pretrained, features_only=True, in_chans=3 * frame_stack)
-        self.proj, self.norm = nn.Conv2d(self.backbone.feature_info.channels()[-1], dim, 1), nn.LayerNorm(dim)
+        self.proj = nn.Conv2d(self.backbone.feature_info.channels()[-1], dim, 1)
+        self.norm = nn.LayerNorm(dim)
 
     def forward(self, frames:Tensor) -> tuple: # tokens (B, P, dim), feature map (B, dim, h, w)
         x = self.proj(self.backbone(frames.flatten(1, 2))[-1])
@@ -81,7 +83,9 @@ class TimmImageEncoder(nn.Module):
 class Tokenizer:
     "Word-level tokenizer over a fixed vocabulary; unknown words become `[UNK]`, every text starts with `[BOS]`."
     specials = ('[PAD]', '[UNK]', '[BOS]')
-    pad_id, unk_id, bos_id = 0, 1, 2
+    pad_id = 0
+    unk_id = 1
+    bos_id = 2
 
     def __init__(self, vocab:list): # the special tokens, then the words
         if tuple(vocab[:3]) != self.specials: raise ValueError(f"`vocab` must start with {self.specials}, got {vocab[:3]}")
@@ -133,7 +137,8 @@ class TextEncoder(nn.Module):
                  num_heads:int=4,
                  max_len:int=32): # longer instructions are truncated
         super().__init__()
-        self.tokenizer, self.max_len = tokenizer, max_len
+        self.tokenizer = tokenizer
+        self.max_len = max_len
         self.embed = nn.Embedding(len(tokenizer), dim)
         self.blocks = nn.ModuleList(TransformerBlock(dim, num_heads) for _ in range(depth))
         self.norm = nn.LayerNorm(dim)
@@ -153,11 +158,13 @@ class HFTextEncoder(nn.Module):
         super().__init__()
         try: from transformers import AutoModel, AutoTokenizer
         except ImportError as e: raise ImportError(f"text encoder 'hf:{name}' needs transformers: pip install transformers") from e
-        self.tokenizer, model = AutoTokenizer.from_pretrained(name), AutoModel.from_pretrained(name)
+        self.tokenizer = AutoTokenizer.from_pretrained(name)
+        model = AutoModel.from_pretrained(name)
         if getattr(model, 'text_model', None) is not None: model = model.text_model  # CLIP: the text tower
         elif model.config.is_encoder_decoder: model = model.get_encoder()          # T5: the encoder
         self.model = model
-        self.freeze, self.max_len = freeze, max_len
+        self.freeze = freeze
+        self.max_len = max_len
         self.model.requires_grad_(not freeze)
         self.proj = nn.Linear(self.model.config.hidden_size, dim)
 

@@ -61,7 +61,9 @@ class Attention(nn.Module):
         super().__init__()
         if dim % num_heads: raise ValueError(f"`dim` ({dim}) must be divisible by `num_heads` ({num_heads})")
         self.num_heads = num_heads
-        self.q, self.to_kv, self.proj = nn.Linear(dim, dim), nn.Linear(dim, 2 * dim), nn.Linear(dim, dim)
+        self.q = nn.Linear(dim, dim)
+        self.to_kv = nn.Linear(dim, 2 * dim)
+        self.proj = nn.Linear(dim, dim)
 
     def _heads(self, x:Tensor) -> Tensor: # (B, L, H) -> (B, heads, L, H/heads)
         B, L, H = x.shape
@@ -96,8 +98,10 @@ class TransformerBlock(nn.Module):
     "Pre-norm transformer block: self-attention (ignoring padded keys), then an MLP."
     def __init__(self, dim:int, num_heads:int, mlp_ratio:float=4.0):
         super().__init__()
-        self.norm1, self.norm2 = nn.LayerNorm(dim), nn.LayerNorm(dim)
-        self.attn, self.mlp = Attention(dim, num_heads), Mlp(dim, int(dim * mlp_ratio))
+        self.norm1 = nn.LayerNorm(dim)
+        self.norm2 = nn.LayerNorm(dim)
+        self.attn = Attention(dim, num_heads)
+        self.mlp = Mlp(dim, int(dim * mlp_ratio))
 
     def forward(self, x:Tensor, # (B, L, H)
                 pad_mask:Tensor|None=None # (B, L) True at padding
@@ -122,7 +126,8 @@ def modulate(x:Tensor, # (B, ..., H)
 def _zero_linear(dim_in:int, dim_out:int) -> nn.Linear:
     "A linear layer whose weight and bias start at exactly zero."
     lin = nn.Linear(dim_in, dim_out)
-    nn.init.zeros_(lin.weight); nn.init.zeros_(lin.bias)
+    nn.init.zeros_(lin.weight)
+    nn.init.zeros_(lin.bias)
     return lin
 
 # %% ../../nbs/02_layers.ipynb #e4367b31

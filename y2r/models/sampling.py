@@ -162,7 +162,9 @@ def sample(net:TrackDiT, scheduler, # the network; a diffusers scheduler with `s
     c = net.config
     dims = net.check_inputs(frames, query_coords, text, hand_query_uvd, hand_query_rot)
     guide = check_guidance(c, cfg_guidance_scale, guidance_interval, guidance_mode)
-    N, S, Hh = dims['N'], dims['S'], dims['Hh']
+    N = dims['N']
+    S = dims['S']
+    Hh = dims['Hh']
     sched = copy.deepcopy(scheduler)
     sched.set_timesteps(num_inference_steps or c.num_inference_steps, device=frames.device)
     conds = sampling_conditions(net, frames, query_coords, text, hand_query_uvd, hand_query_rot,
