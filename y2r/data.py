@@ -6,7 +6,7 @@ Docs: https://y2r-dev.github.io/y2r/data.html.md"""
 
 # %% ../nbs/08_data.ipynb #e58f0092
 from __future__ import annotations
-import functools, itertools, json, math, os, tempfile
+import contextlib, functools, itertools, json, math, os, re, secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Mapping
@@ -27,8 +27,8 @@ __all__ = ['COLOURS', 'COLOUR_RGB', 'COLOUR_WORDS', 'SHAPES', 'SHAPE_WORDS', 'DI
            'place_discs', 'sample_scenes', 'pixel_centres', 'paint', 'render_background', 'render_frames',
            'sample_points', 'free_directions', 'Tasks', 'sample_tasks', 'min_jerk', 'wrap_angle', 'simulate',
            'yaw_pitch_to_rot6d', 'point_tracks', 'displacement_stats', 'make_batch', 'unbatch', 'SyntheticWorld',
-           'collate_tracks', 'check_episode', 'write_track_file', 'world_episodes', 'export_world', 'split_episodes',
-           'open_track_file', 'save_stats', 'load_stats', 'H5TrackDataset']
+           'collate_tracks', 'check_episode', 'remove_stale_temps', 'atomic_path', 'write_track_file', 'world_episodes',
+           'export_world', 'split_episodes', 'open_track_file', 'save_stats', 'load_stats', 'H5TrackDataset']
 
 # %% ../nbs/08_data.ipynb #a2b56f8f
 COLOURS = ('red', 'green', 'blue', 'yellow', 'purple', 'cyan')
@@ -526,6 +526,42 @@ def check_episode(ep:Mapping, # arrays or an h5py group with EPISODE_KEYS
         if bad.any(): _fail(fname, f'{where}/{k}', 'finite values', f'NaN or inf at index {tuple(np.argwhere(bad)[0].tolist())}')
     if not isinstance(text, str) or not text: _fail(fname, f'{where}.attrs[instruction]', 'a non-empty str', repr(text))
 
+# %% ../nbs/08_data.ipynb #a9ca01fe
+_TEMP = re.compile(r'\.(?P<name>.+)\.(?P<pid>\d+)(-[0-9a-f]+)?\.tmp')  # .NAME.PID-TAG.tmp (older: .NAME.PID.tmp)
+
+def _alive(pid:int) -> bool:
+    "Whether process `pid` runs on this machine; always True on Windows, where `os.kill` would end it."
+    if os.name == 'nt': return True
+    try: os.kill(pid, 0)
+    except ProcessLookupError: return False
+    except PermissionError: return True
+    return True
+
+def remove_stale_temps(folder, # where to look
+                       name:str|None=None, # only the temporary files of this target; None: of every file
+                      ) -> list:
+    "Delete the temporary files of `atomic_path` whose process is gone; return their paths."
+    found = [(p, _TEMP.fullmatch(p.name)) for p in Path(folder).glob('.*.tmp')]
+    stale = [p for p, m in found if m and (name is None or m['name'] == name) and not _alive(int(m['pid']))]
+    for p in stale: p.unlink(missing_ok=True)
+    return stale
+
+# %% ../nbs/08_data.ipynb #101e9398
+@contextlib.contextmanager
+def atomic_path(path):
+    "Yield a temporary path next to `path`; when the block ends, fsync it and rename it over `path` (removed on error)."
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(path.parent, path.name)
+    tmp = path.with_name(f'.{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp')
+    try:
+        yield tmp
+        fd = os.open(tmp, os.O_RDWR)
+        try: os.fsync(fd)
+        finally: os.close(fd)
+        os.replace(tmp, path)
+    finally: tmp.unlink(missing_ok=True)
+
 # %% ../nbs/08_data.ipynb #5a4f7d88
 def write_track_file(path,                     # destination .h5 file
                      episodes:Iterable[Mapping], # dicts with EPISODE_KEYS, 'instruction' and optional 'annotations', 'name'
@@ -533,19 +569,12 @@ def write_track_file(path,                     # destination .h5 file
                      overwrite:bool=False) -> Path:
     "Write episodes to an HDF5 track file atomically (temporary file, then rename)"
     path = Path(path)
-    if path.exists() and not overwrite: raise FileExistsError(path)
-    fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent)
-    os.close(fd)
-    try:
-        with h5py.File(tmp, 'w') as f:
-            f.attrs.update(format='y2r-tracks', version=1, fps=float(fps))
-            g = f.create_group('episodes')
-            for i, ep in enumerate(episodes): _write_episode(g, ep.get('name', f'{i:06d}'), ep, path)
-            if not len(g): raise ValueError(f"{path}: 'episodes': expected at least one episode, got none")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    if path.exists() and not overwrite: raise FileExistsError(f'{path} exists: pass overwrite=True to replace it')
+    with atomic_path(path) as tmp, h5py.File(tmp, 'w') as f:
+        f.attrs.update(format='y2r-tracks', version=1, fps=float(fps))
+        g = f.create_group('episodes')
+        for i, ep in enumerate(episodes): _write_episode(g, ep.get('name', f'{i:06d}'), ep, path)
+        if not len(g): raise ValueError(f"{path}: 'episodes': expected at least one episode, got none")
     return path
 
 def _write_episode(g:h5py.Group, name:str, ep:Mapping, fname):
@@ -584,33 +613,51 @@ def split_episodes(names:list[str], val_frac:float=.1, seed:int=0) -> tuple[list
     return [n for i, n in enumerate(names) if i not in val], [n for i, n in enumerate(names) if i in val]
 
 # %% ../nbs/08_data.ipynb #10cd8a91
+@contextlib.contextmanager
+def _reading(path):
+    "Turn the errors h5py raises on a damaged file into a ValueError naming `path`."
+    try: yield
+    except (OSError, RuntimeError, KeyError) as e:
+        raise ValueError(f"{path}: damaged or truncated HDF5 file, h5py cannot read it ({e}); write it again "
+                         "(`write_track_file`, `export_world`)") from None
+
 def open_track_file(path) -> h5py.File:
-    "Open an HDF5 track file read-only, with a ValueError naming the file if it is not one"
+    "Open an HDF5 track file read-only, with an error naming the file if it is not one"
     path = Path(path)
-    if not path.exists(): raise FileNotFoundError(path)
+    if path.is_dir(): raise IsADirectoryError(f"{path} is a folder; expected an HDF5 track file")
+    if not path.exists(): raise FileNotFoundError(f"{path}: no such file; expected an HDF5 track file (see `write_track_file`)")
     if path.stat().st_size == 0: raise ValueError(f"{path}: empty file (0 bytes); expected an HDF5 track file")
     if not h5py.is_hdf5(path): raise ValueError(f"{path}: not an HDF5 file; expected an HDF5 track file")
-    f = h5py.File(path, 'r')
-    if 'episodes' not in f or not len(f['episodes']):
-        f.close()
-        _fail(path, 'episodes', 'a group with at least one episode', 'none')
-    return f
+    with _reading(path):
+        f = h5py.File(path, 'r')
+        if 'episodes' in f and len(f['episodes']): return f
+    f.close()
+    _fail(path, 'episodes', 'a group with at least one episode', 'none')
 
 # %% ../nbs/08_data.ipynb #8885fb27
+_STATS_KEYS = ('displacement_mean', 'displacement_std')
+
 def save_stats(stats:Mapping, path) -> Path:
     "Save displacement statistics as JSON, atomically"
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent)
-    with os.fdopen(fd, 'w') as f: json.dump({k: torch.as_tensor(v).tolist() for k, v in stats.items()}, f, indent=1)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp: tmp.write_text(json.dumps({k: torch.as_tensor(v).tolist() for k, v in stats.items()}, indent=1))
     return path
+
+def _numbers(v, n:int) -> bool:
+    "Whether `v` is a list of `n` finite numbers."
+    return isinstance(v, list) and len(v) == n and all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in v)
 
 def load_stats(path) -> dict:
     "Displacement statistics saved by `save_stats`, as float tensors"
-    d = json.loads(Path(path).read_text())
-    for k in ('displacement_mean', 'displacement_std'):
-        if k not in d or len(d[k]) != 2: _fail(path, k, 'a list of 2 numbers', d.get(k))
-    return {k: torch.tensor(v, dtype=torch.float32) for k, v in d.items()}
+    path = Path(path)
+    if not path.is_file(): raise FileNotFoundError(f"{path}: no statistics file; write one with `save_stats`")
+    try: d = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e: raise ValueError(f"{path}: not a JSON statistics file ({e}); write it with `save_stats`") from None
+    if not isinstance(d, dict): _fail(path, '(top level)', f'a mapping with {list(_STATS_KEYS)}', type(d).__name__)
+    for k in _STATS_KEYS:
+        if not _numbers(d.get(k), 2): _fail(path, k, 'a list of 2 finite numbers', d.get(k))
+    if min(d['displacement_std']) <= 0: _fail(path, 'displacement_std', 'positive numbers', d['displacement_std'])
+    return {k: torch.tensor(d[k], dtype=torch.float32) for k in _STATS_KEYS}
 
 # %% ../nbs/08_data.ipynb #c6d88d1a
 class H5TrackDataset(Dataset):
@@ -632,7 +679,7 @@ class H5TrackDataset(Dataset):
         self.split_seed = split_seed
         self._h5 = None
         self._pid = None
-        with open_track_file(self.path) as f:
+        with open_track_file(self.path) as f, _reading(self.path):
             eps = f['episodes']
             size = f.attrs.get('image_size')
             if size is None: _fail(self.path, 'attrs[image_size]', '(H, W)', 'nothing')
@@ -644,13 +691,14 @@ class H5TrackDataset(Dataset):
                           for t0 in range(frame_stack - 1, lengths[n] - num_future_steps, stride)]
             if not self.index: raise ValueError(f"{self.path}: split {split!r} has no window of {frame_stack}+{num_future_steps} frames")
             self.disp_stats = self._stats(f, disp_stats, stats_path, stride)
+        if disp_stats is None and stats_path is not None and not Path(stats_path).exists(): save_stats(self.disp_stats, stats_path)
 
     def __len__(self): return len(self.index)
 
 # %% ../nbs/08_data.ipynb #4edc789e
 @patch
 def _stats(self:H5TrackDataset, f:h5py.File, disp_stats, stats_path, stride:int) -> dict:
-    "Given, loaded or computed (and saved) displacement statistics of the train split"
+    "Given, loaded or computed displacement statistics of the train split"
     if disp_stats is not None: return {k: torch.as_tensor(v).float() for k, v in disp_stats.items()}
     if stats_path is not None and Path(stats_path).exists(): return load_stats(stats_path)
     disp = []
@@ -662,9 +710,7 @@ def _stats(self:H5TrackDataset, f:h5py.File, disp_stats, stats_path, stride:int)
         idx = t0 + np.arange(1, self.T + 1)  # (W, T) frames after each query frame
         disp.append(torch.from_numpy(tr[idx] - tr[t0]))
         vis.append(torch.from_numpy(v[idx] & v[t0]))
-    stats = displacement_stats(torch.cat(disp), torch.cat(vis))
-    if stats_path is not None: save_stats(stats, stats_path)
-    return stats
+    return displacement_stats(torch.cat(disp), torch.cat(vis))
 
 # %% ../nbs/08_data.ipynb #2b808a73
 @patch
@@ -677,7 +723,11 @@ def _file(self:H5TrackDataset) -> h5py.File:
 def __getitem__(self:H5TrackDataset, i:int) -> dict:
     "Window `i`: F frames up to the query frame and T steps after it"
     name, t0 = self.index[i]
-    ep = self._file()[f'episodes/{name}']
+    with _reading(self.path): return self._window(self._file()[f'episodes/{name}'], i, t0)
+
+@patch
+def _window(self:H5TrackDataset, ep:h5py.Group, i:int, t0:int) -> dict:
+    "Window `i` of episode `ep`, whose query frame is `t0`"
     wh = np.array([self.W, self.H])
     sl = slice(t0, t0 + self.T + 1)
     tr = ep['tracks'][sl] / wh

@@ -42,16 +42,17 @@ def _record(history:Tensor, # (T, K) circular history, written in place
             counts:Tensor, # (T,) losses ever recorded per timestep, updated in place
             t:Tensor, # (B,) long timesteps in [0, T)
             losses:Tensor, # (B,) losses, in the history's dtype
-           ) -> Tensor: # () how many non-finite losses were dropped
-    "Write the finite `losses` into `history`: the n-th loss ever seen at timestep t goes to slot n % K of row t."
+           ) -> Tensor: # () how many losses were dropped: not finite, or too large
+    "Write the finite, not too large `losses` into `history`: the n-th loss ever seen at t goes to slot n % K of row t."
     T, K = history.shape
-    ok = losses.isfinite()                                           # (B,)
-    key, order = torch.sort(torch.where(ok, t, T), stable=True)      # (B,) equal timesteps together; non-finite last
+    limit = math.sqrt(torch.finfo(history.dtype).max / K)            # above it, K squares overflow in `probs()`
+    ok = losses.abs() <= limit                                       # (B,) False for NaN, inf and too large losses
+    key, order = torch.sort(torch.where(ok, t, T), stable=True)      # (B,) equal timesteps together; dropped ones last
     back = _count_to_end(key)                                        # (B,) 1 for the newest loss of its timestep
     counts.index_add_(0, t, ok.long())                               # (T,) now including this batch
     ts = t.index_select(0, order)                                    # (B,) the sorted timesteps
     n = counts.index_select(0, ts) - back                            # (B,) index among all losses seen at its timestep
-    keep = (key < T) & (back <= K)                                   # (B,) finite, and among the newest K of the batch
+    keep = (key < T) & (back <= K)                                   # (B,) recordable, and among the newest K of the batch
     slot = torch.where(keep, ts * K + n % K, T * K)                  # (B,) in the flat history, or the scratch slot
     flat = torch.cat([history.flatten(), history.new_zeros(1)])      # (T K + 1,)
     flat.index_put_((slot,), losses.index_select(0, order))
@@ -98,7 +99,7 @@ class TimestepSampler(nn.Module):
         self.history_per_term = history_per_term
         self.register_buffer('history', torch.zeros(num_timesteps, history_per_term))  # (T, K) circular
         self.register_buffer('counts', torch.zeros(num_timesteps, dtype=torch.long))    # (T,) losses ever recorded
-        self.register_buffer('dropped', torch.zeros((), dtype=torch.long), persistent=False)  # () non-finite losses
+        self.register_buffer('dropped', torch.zeros((), dtype=torch.long), persistent=False)  # () dropped losses
         self._warned = False
 
     def probs(self) -> Tensor: raise NotImplementedError
@@ -122,10 +123,10 @@ class TimestepSampler(nn.Module):
         _check(0 <= lo and hi < T, 'timesteps', f'must lie in [0, {T - 1}], got values in [{lo}, {hi}]')
 
     def _warn_once(self):
-        "Warn the first time non-finite losses have been dropped (reads `dropped` back: on the CPU only)."
+        "Warn the first time losses have been dropped (reads `dropped` back: on the CPU only)."
         if self._warned or not self.dropped: return
         self._warned = True
-        warnings.warn(f'{type(self).__name__}: non-finite losses were dropped, not recorded (see `.dropped`).')
+        warnings.warn(f'{type(self).__name__}: non-finite or too large losses were dropped, not recorded (see `.dropped`).')
 
     def sample(self, batch_size:int, # number of timesteps to draw, B
                device=None, # where to put the result (default: the sampler's device)

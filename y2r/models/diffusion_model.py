@@ -15,7 +15,8 @@ from fastcore.basics import patch
 from torch import Tensor
 
 from .network import ModelConfig, TrackDiT
-from .objective import make_noise_scheduler, read_batch, training_loss
+from ..contract import check_keys
+from .objective import make_noise_scheduler, training_loss
 from .sampling import make_inference_scheduler, sample
 from ..timestep_sampling import LossSecondMomentResampler, UniformSampler
 
@@ -66,8 +67,9 @@ def compute_loss(self:DiffusionIntentTracker, batch:Mapping, # a batch of the da
                  generator:torch.Generator|None=None, # for reproducible timesteps, noise and text drops
                 ) -> dict: # total_loss, track_loss, hand_uvd_loss, hand_rot_loss, motion_loss, per_sample_loss (B,), timesteps (B,)
     "The training loss of one batch at timesteps drawn from the model's sampler."
-    B = read_batch(self, batch)[1]['B']  # a malformed batch fails before anything is drawn
-    t, w = self.sample_timesteps(B, batch['frames'].device, generator)
+    check_keys(batch, ['frames'])  # the rest is checked once, by `training_loss`
+    frames = batch['frames']
+    t, w = self.sample_timesteps(len(frames), getattr(frames, 'device', None), generator)
     return training_loss(self, batch, t, w, self.noise_scheduler, self.disp_stats, generator)
 
 @patch

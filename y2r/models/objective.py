@@ -17,7 +17,7 @@ from diffusers.utils.torch_utils import randn_tensor
 from torch import Tensor
 
 from ..contract import HAND_KEYS, check_keys, check_shape, denormalize_disp, impose_slot, with_slot
-from .network import Condition, ModelConfig, TrackDiT
+from .network import Condition, ModelConfig, TrackDiT, check_values
 
 # %% ../../nbs/05_objective.ipynb #5c5bbfd1
 def make_noise_scheduler(c:ModelConfig) -> DDPMScheduler:
@@ -67,6 +67,7 @@ def read_batch(net:TrackDiT, batch:Mapping) -> tuple: # the inputs of `forward` 
     c = net.config
     targets = ['gt_disp_normalized'] + list(HAND_KEYS[2:]) * c.hand_mode
     check_keys(batch, targets)
+    for k in targets: check_values(batch[k], k, net.track_in.weight)  # NaN targets would train on NaN
     inputs = net.model_inputs(batch)
     dims = net.check_inputs(**inputs)
     check_shape(batch['gt_disp_normalized'], 'gt_disp_normalized', ('B', 'N', 'T', 2), dims)

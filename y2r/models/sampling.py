@@ -6,10 +6,12 @@ Docs: https://y2r-dev.github.io/y2r/sampling.html.md"""
 
 # %% auto #0
 __all__ = ['GUIDANCE_MODES', 'make_inference_scheduler', 'pack_state', 'unpack_state', 'impose_slot_state', 'cfg_combine',
-           'sampling_conditions', 'guided_prediction', 'check_guidance', 'in_interval', 'state_outputs', 'sample']
+           'sampling_conditions', 'guided_prediction', 'check_guidance', 'in_interval', 'check_scheduler',
+           'check_generator', 'check_sampling', 'state_outputs', 'sample']
 
 # %% ../../nbs/06_sampling.ipynb #09e45088
-import copy, inspect, warnings
+import copy, inspect, numbers, warnings
+from collections.abc import Mapping
 
 import torch
 from diffusers import DDIMScheduler
@@ -17,7 +19,7 @@ from diffusers.utils.torch_utils import randn_tensor
 from torch import Tensor
 
 from ..contract import impose_slot
-from .network import Condition, ModelConfig, TrackDiT
+from .network import Condition, ModelConfig, TrackDiT, check_number
 
 # %% ../../nbs/06_sampling.ipynb #2814aed7
 def make_inference_scheduler(c:ModelConfig) -> DDIMScheduler:
@@ -107,15 +109,23 @@ def guided_prediction(net:TrackDiT, conds:dict, # from `sampling_conditions`
     return pack_state(out['track_noise'], out.get('hand_noise'))
 
 # %% ../../nbs/06_sampling.ipynb #52a9e0e0
-def check_guidance(c:ModelConfig, scale:float, interval:tuple|None, mode:str) -> bool:
+def _is_interval(v) -> bool:
+    "Is `v` a pair (lo, hi) of numbers with 0 <= lo <= hi <= 1?"
+    pair = isinstance(v, (tuple, list)) and len(v) == 2 and all(isinstance(x, numbers.Real) for x in v)
+    return pair and 0 <= v[0] <= v[1] <= 1
+
+def check_guidance(c:ModelConfig, scale:float, interval:tuple|None, mode:str, rescale:float=0.0) -> bool:
     "Validate the guidance arguments; return whether any step needs the unconditional branch."
     if mode not in GUIDANCE_MODES: raise ValueError(f"`guidance_mode` must be one of {GUIDANCE_MODES}, got {mode!r}")
-    if interval is not None and not (len(interval) == 2 and 0 <= interval[0] <= interval[1] <= 1):
+    check_number(scale, 'cfg_guidance_scale')  # any finite number: 0 is the unconditional model, < 0 pushes away from the text
+    check_number(rescale, 'guidance_rescale', '[0, 1]')
+    if interval is not None and not _is_interval(interval):
         raise ValueError(f"`guidance_interval` must be (lo, hi) with 0 <= lo <= hi <= 1, got {interval!r}")
     if scale == 1: return False
     if not c.text_mode: raise ValueError(f"cfg_guidance_scale={scale} needs a model built with text_mode=True")
-    if not c.enable_cfg:
-        warnings.warn("guidance with a model trained without text dropout (enable_cfg=False): the null text is untrained")
+    if not (c.enable_cfg and c.cfg_dropout_prob > 0):
+        warnings.warn("guidance with a model trained without text dropout (enable_cfg=False or cfg_dropout_prob=0): "
+                      "the null text is untrained")
     return True
 
 def in_interval(t, interval:tuple|None, num_diffusion_steps:int) -> bool:
@@ -125,6 +135,36 @@ def in_interval(t, interval:tuple|None, num_diffusion_steps:int) -> bool:
 def _step_kwargs(scheduler, generator) -> dict:
     "Pass the generator to schedulers whose `step` takes one (stochastic samplers)."
     return {'generator': generator} if 'generator' in inspect.signature(scheduler.step).parameters else {}
+
+# %% ../../nbs/06_sampling.ipynb #67b4ae03
+def check_scheduler(c:ModelConfig, scheduler):
+    "Raise a `ValueError` unless `scheduler` is a diffusers scheduler of the model's schedule and prediction type."
+    if not (hasattr(scheduler, 'set_timesteps') and hasattr(scheduler, 'step')):
+        raise ValueError(f"`scheduler` must be a diffusers scheduler with `set_timesteps` and `step`, got {type(scheduler).__name__}")
+    sc = scheduler.config if isinstance(getattr(scheduler, 'config', None), Mapping) else {}
+    wanted = dict(num_train_timesteps=c.num_diffusion_steps, prediction_type=c.prediction_type, beta_schedule=c.beta_schedule)
+    for key, want in wanted.items():
+        if sc.get(key, want) != want:
+            raise ValueError(f"`scheduler` has {key}={sc[key]!r}, the model {want!r}: "
+                             "build it with `.from_config(make_inference_scheduler(model.config).config)`")
+
+def check_generator(generator, B:int):
+    "Raise a `ValueError` unless `generator` is None, a `torch.Generator`, or a list of `B` of them."
+    many = isinstance(generator, (list, tuple))
+    if many and len(generator) != B:
+        raise ValueError(f"`generator` must be one torch.Generator or a list of B={B}, got a list of {len(generator)}")
+    gens = generator if many else [generator]
+    if not all(isinstance(g, torch.Generator) or (g is None and not many) for g in gens):
+        raise ValueError(f"`generator` must be None, a torch.Generator or a list of B={B} of them, got {generator!r:.60}: "
+                         "make one with torch.Generator().manual_seed(seed)")
+
+def check_sampling(c:ModelConfig, scheduler, steps:int|None, generator, B:int) -> int:
+    "Validate the scheduler, the number of steps and the generator of `sample`; return the number of steps."
+    check_scheduler(c, scheduler)
+    check_generator(generator, B)
+    steps = c.num_inference_steps if steps is None else steps
+    check_number(steps, 'num_inference_steps', f'[1, {c.num_diffusion_steps}]', integer=True, why=' (at most num_diffusion_steps)')
+    return steps
 
 # %% ../../nbs/06_sampling.ipynb #20d260c3
 def state_outputs(x:Tensor, dims:dict) -> dict:
@@ -161,12 +201,13 @@ def sample(net:TrackDiT, scheduler, # the network; a diffusers scheduler with `s
     "Sample future displacements (normalised, like `gt_disp_normalized`) by denoising pure noise."
     c = net.config
     dims = net.check_inputs(frames, query_coords, text, hand_query_uvd, hand_query_rot)
-    guide = check_guidance(c, cfg_guidance_scale, guidance_interval, guidance_mode)
+    guide = check_guidance(c, cfg_guidance_scale, guidance_interval, guidance_mode, guidance_rescale)
+    steps = check_sampling(c, scheduler, num_inference_steps, generator, dims['B'])
     N = dims['N']
     S = dims['S']
     Hh = dims['Hh']
     sched = copy.deepcopy(scheduler)
-    sched.set_timesteps(num_inference_steps or c.num_inference_steps, device=frames.device)
+    sched.set_timesteps(steps, device=frames.device)
     conds = sampling_conditions(net, frames, query_coords, text, hand_query_uvd, hand_query_rot,
                                 guidance_mode if guide else None)
     x = randn_tensor((dims['B'], (2 * N + 9 * Hh) * S), generator=generator, device=frames.device)
