@@ -16,8 +16,8 @@ from diffusers import DDPMScheduler
 from diffusers.utils.torch_utils import randn_tensor
 from torch import Tensor
 
-from ..contract import HAND_KEYS, check_keys, check_shape, denormalize_disp, impose_slot, with_slot
-from .network import Condition, ModelConfig, TrackDiT, check_values
+from ..contract import HAND_KEYS, check_keys, check_shape, check_values, denormalize_disp, impose_slot, with_slot
+from .network import Condition, ModelConfig, TrackDiT
 
 # %% ../../nbs/05_objective.ipynb #5c5bbfd1
 def make_noise_scheduler(c:ModelConfig) -> DDPMScheduler:
