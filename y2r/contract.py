@@ -64,19 +64,27 @@ def check_shape(x, # the value to check
     dims.update(seen)
 
 # %% ../nbs/01_contract.ipynb #a6f6ba3a
-def check_values(x, name:str, # an input, and its name for the message
-                 like:Tensor, # a weight of the model: the device and dtype `x` must have
-                ):
-    "Raise a `ValueError` naming `name` unless the tensor `x` has the device and dtype of `like`, and finite values."
-    if not isinstance(x, Tensor): return  # `check_shape` says what it must be
+def _check_kind(x:Tensor, name:str, like:Tensor):
+    "Raise a `ValueError` naming `name` unless `x` has the device and dtype of `like` (any float under autocast)."
     if x.device != like.device:
         raise ValueError(f"`{name}` is on {x.device}, the model on {like.device}: move the inputs with .to('{like.device}')")
     autocast = x.is_floating_point() and torch.is_autocast_enabled(x.device.type)
     if x.dtype != like.dtype and not autocast:
         fix = 'normalise uint8 images with y2r.contract.normalize_frames' if x.dtype == torch.uint8 else f'convert it with .to({like.dtype})'
         raise ValueError(f"`{name}` must be a {like.dtype} tensor like the model's weights, got {x.dtype}: {fix}")
-    if not bool(x.isfinite().all()):
-        raise ValueError(f"`{name}` holds {int(x.numel() - x.isfinite().sum())} NaN or infinite values (of {x.numel()})")
+
+def check_values(tensors:Mapping, # name -> input; what is not a tensor is skipped (`check_shape` says what it must be)
+                 like:Tensor, # a weight of the model: the device and dtype the inputs must have
+                ):
+    "Raise a `ValueError` naming the first input off the model's device or dtype, or holding NaN or infinite values."
+    xs = {k: x for k, x in tensors.items() if isinstance(x, Tensor)}
+    for k, x in xs.items(): _check_kind(x, k, like)
+    if not xs: return
+    sums = torch.stack([x.detach().float().sum() for x in xs.values()])  # one read-back for all the inputs
+    if bool(sums.isfinite().all()): return
+    for k, x in xs.items():  # a sum can also overflow: name a culprit only if it holds one
+        bad = x.numel() - int(x.isfinite().sum())
+        if bad: raise ValueError(f"`{k}` holds {bad} NaN or infinite values (of {x.numel()})")
 
 # %% ../nbs/01_contract.ipynb #e363a323
 def normalize_frames(frames:np.ndarray|Tensor) -> Tensor:

@@ -130,11 +130,12 @@ class TimestepSampler(nn.Module):
 
     def sample(self, batch_size:int, # number of timesteps to draw, B
                device=None, # where to put the result (default: the sampler's device)
-               generator:torch.Generator|None=None, # for reproducible draws, on the sampler's device
+               generator:torch.Generator|None=None, # for reproducible draws, on any device
               ) -> tuple: # (timesteps (B,) long, weights (B,) float)
         "Draw `batch_size` timesteps from `probs()` with their importance weights 1/(T p(t))."
         _check(isinstance(batch_size, int) and batch_size >= 1, 'batch_size', f'must be an int >= 1, got {batch_size!r}')
         p = self.probs()                                                             # (T,)
+        if generator is not None: p = p.to(generator.device)                         # draw where the generator lives
         t = torch.multinomial(p, batch_size, replacement=True, generator=generator)  # (B,)
         w = (self.num_timesteps * p.index_select(0, t)).reciprocal()                 # (B,)
         return t.to(device), w.to(device)
@@ -166,7 +167,8 @@ class UniformSampler(TimestepSampler):
     def sample(self, batch_size:int, device=None, generator=None) -> tuple:
         "Draw `batch_size` timesteps uniformly, with weights one. ((B,) long, (B,) float)"
         _check(isinstance(batch_size, int) and batch_size >= 1, 'batch_size', f'must be an int >= 1, got {batch_size!r}')
-        t = torch.randint(0, self.num_timesteps, (batch_size,), device=self.history.device, generator=generator)
+        where = generator.device if generator is not None else self.history.device
+        t = torch.randint(0, self.num_timesteps, (batch_size,), device=where, generator=generator)
         t = t.to(device)
         return t, torch.ones(batch_size, device=t.device)
 

@@ -339,7 +339,7 @@ class Trainer:
 
     def load(self, path):
         "Continue from the checkpoint at `path`: weights, sampler, EMA, optimiser, schedule, RNG and counters."
-        ck = load_checkpoint(path, map_location=self.device)
+        ck = load_checkpoint(path, map_location='cpu')  # the RNG states must stay on the CPU; load_state_dict moves the rest
         check_resumable(ck['model_config'], self.model.config, path)
         self.model.load_state_dict(ck['model'])
         self.ema.load_state_dict(ck['ema'])
@@ -365,6 +365,7 @@ class Trainer:
         changed = [f'training.{k}: {saved[k]!r} -> {v!r}' for k, v in now.items() if k in saved and saved[k] != v]
         if changed:
             lr_now = self.opt.param_groups[0]['lr']  # the optimiser's state: the old schedule's LR at this step
+            if saved.get('lr', tc.lr) != tc.lr: lr_now = lr_now * tc.lr / saved['lr']  # a new peak LR takes effect now
             knee = (self.step, lr_now / tc.lr) if self.step >= tc.warmup_steps else None
             how = f'from {lr_now:.3g} along a cosine' if knee else 'the new warmup and cosine'
             if self.is_main: print(f'{", ".join(changed)}: the LR schedule is re-planned at step {self.step}: '

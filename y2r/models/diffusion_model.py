@@ -15,8 +15,7 @@ from fastcore.basics import patch
 from torch import Tensor
 
 from .network import ModelConfig, TrackDiT
-from ..contract import check_keys
-from .objective import make_noise_scheduler, training_loss
+from .objective import make_noise_scheduler, read_batch, training_loss
 from .sampling import make_inference_scheduler, sample
 from ..timestep_sampling import LossSecondMomentResampler, UniformSampler
 
@@ -67,10 +66,9 @@ def compute_loss(self:DiffusionIntentTracker, batch:Mapping, # a batch of the da
                  generator:torch.Generator|None=None, # for reproducible timesteps, noise and text drops
                 ) -> dict: # total_loss, track_loss, hand_uvd_loss, hand_rot_loss, motion_loss, per_sample_loss (B,), timesteps (B,)
     "The training loss of one batch at timesteps drawn from the model's sampler."
-    check_keys(batch, ['frames'])  # the rest is checked once, by `training_loss`
-    frames = batch['frames']
-    t, w = self.sample_timesteps(len(frames), getattr(frames, 'device', None), generator)
-    return training_loss(self, batch, t, w, self.noise_scheduler, self.disp_stats, generator)
+    checked = read_batch(self, batch)  # a malformed batch fails before anything is drawn
+    t, w = self.sample_timesteps(checked[1]['B'], batch['frames'].device, generator)
+    return training_loss(self, batch, t, w, self.noise_scheduler, self.disp_stats, generator, checked)
 
 @patch
 def predict(self:DiffusionIntentTracker, frames:Tensor, # (B, F, 3, H, W)
@@ -78,9 +76,10 @@ def predict(self:DiffusionIntentTracker, frames:Tensor, # (B, F, 3, H, W)
             text:list|None=None, # B instructions, with `text_mode`
             hand_query_uvd:Tensor|None=None, # (B, Hh, 3), with `hand_mode`
             hand_query_rot:Tensor|None=None, # (B, Hh, 6)
+            num_inference_steps:int|None=None, # default: `config.num_inference_steps`
             scheduler=None, # a diffusers scheduler; default: the model's DDIM
             **kwargs, # options of `y2r.models.sampling.sample`: cfg_guidance_scale, guidance_mode, generator, ...
            ) -> dict: # track_disp (B, N, T, 2); with hands, hand_uvd_disp (B, Hh, T, 3) and hand_rot_disp (B, Hh, T, 6)
     "Sample future displacements (normalised, like `gt_disp_normalized`) by guided denoising of pure noise."
     sched = scheduler or self.inference_scheduler
-    return sample(self, sched, frames, query_coords, text, hand_query_uvd, hand_query_rot, **kwargs)
+    return sample(self, sched, frames, query_coords, text, hand_query_uvd, hand_query_rot, num_inference_steps, **kwargs)

@@ -258,7 +258,7 @@ def check_inputs(self:TrackDiT, frames, query_coords, text=None, hand_query_uvd=
     T = c.num_future_steps
     dims = {'F': c.frame_stack, 'H': c.image_size, 'W': c.image_size, 'T': T, 'S': T + 1}
     tensors = dict(frames=frames, query_coords=query_coords, hand_query_uvd=hand_query_uvd, hand_query_rot=hand_query_rot)
-    for k, x in tensors.items(): check_values(x, k, self.track_in.weight)
+    check_values(tensors, self.track_in.weight)
     check_shape(frames, 'frames', ('B', 'F', 3, 'H', 'W'), dims)
     check_shape(query_coords, 'query_coords', ('B', 'N', 2), dims)
     _check_not_empty(dims)
@@ -423,8 +423,7 @@ def forward(self:TrackDiT, frames:Tensor, # (B, F, 3, H, W)
            ) -> dict: # track_noise (B, N, T+1, 2); with hands, hand_noise (B, Hh, T+1, 9)
     "Predict the noise (or v) of a noisy state: encode the condition, then denoise."
     dims = self.check_inputs(frames, query_coords, text, hand_query_uvd, hand_query_rot)
-    check_values(noisy_traj, 'noisy_traj', self.track_in.weight)
-    check_values(noisy_hand_traj, 'noisy_hand_traj', self.track_in.weight)
+    check_values(dict(noisy_traj=noisy_traj, noisy_hand_traj=noisy_hand_traj), self.track_in.weight)
     check_shape(noisy_traj, 'noisy_traj', ('B', 'N', 'S', 2), dims)
     if self.config.hand_mode: check_shape(noisy_hand_traj, 'noisy_hand_traj', ('B', 'Hh', 'S', 9), dims)
     elif noisy_hand_traj is not None:

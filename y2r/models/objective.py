@@ -67,7 +67,7 @@ def read_batch(net:TrackDiT, batch:Mapping) -> tuple: # the inputs of `forward` 
     c = net.config
     targets = ['gt_disp_normalized'] + list(HAND_KEYS[2:]) * c.hand_mode
     check_keys(batch, targets)
-    for k in targets: check_values(batch[k], k, net.track_in.weight)  # NaN targets would train on NaN
+    check_values({k: batch[k] for k in targets}, net.track_in.weight)  # NaN targets would train on NaN
     inputs = net.model_inputs(batch)
     dims = net.check_inputs(**inputs)
     check_shape(batch['gt_disp_normalized'], 'gt_disp_normalized', ('B', 'N', 'T', 2), dims)
@@ -87,10 +87,11 @@ def training_loss(net:TrackDiT, batch:Mapping, # a batch of the data contract
                   noise_scheduler:DDPMScheduler, # the training schedule
                   disp_stats:Mapping, # the data's displacement statistics, for the motion labels
                   generator:torch.Generator|None=None, # for reproducible noise and text drops
+                  checked:tuple|None=None, # `read_batch(net, batch)`, if the caller has checked the batch already
                  ) -> dict: # total_loss, track_loss, hand_uvd_loss, hand_rot_loss, motion_loss, per_sample_loss (B,), timesteps (B,)
     "The diffusion loss of one batch at timesteps `t`, plus the weighted motion loss."
     c = net.config
-    inputs, dims = read_batch(net, batch)
+    inputs, dims = checked or read_batch(net, batch)
     noisy, target = add_noise(noise_scheduler, with_slot(batch['gt_disp_normalized']), t, generator)
     noisy_h = None
     if c.hand_mode:
