@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 import yaml
 
-from .data import WorldConfig
+from .data import WorldConfig, atomic_path
 from .models.network import ModelConfig, check_number, check_ranges
 
 # %% ../nbs/10_config.ipynb #2ab37805
@@ -259,6 +259,5 @@ def world_config(cfg:Config) -> WorldConfig:
 def save_config(cfg:Config, path) -> Path:
     "Write `cfg`, every field, as YAML."
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(asdict(cfg), sort_keys=False))
+    with atomic_path(path) as tmp: tmp.write_text(yaml.safe_dump(asdict(cfg), sort_keys=False))  # `--resume` needs it whole
     return path

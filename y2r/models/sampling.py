@@ -210,7 +210,8 @@ def sample(net:TrackDiT, scheduler, # the network; a diffusers scheduler with `s
     sched.set_timesteps(steps, device=frames.device)
     conds = sampling_conditions(net, frames, query_coords, text, hand_query_uvd, hand_query_rot,
                                 guidance_mode if guide else None)
-    x = randn_tensor((dims['B'], (2 * N + 9 * Hh) * S), generator=generator, device=frames.device)
+    x = randn_tensor((dims['B'], (2 * N + 9 * Hh) * S), generator=generator, device=frames.device,
+                     dtype=net.track_in.weight.dtype)  # a half-precision model samples in half precision
     x = impose_slot_state(x * sched.init_noise_sigma, N, S, Hh)
     steps = []
     for t in sched.timesteps:
