@@ -20,7 +20,7 @@ from .models.network import ModelConfig, check_number, check_ranges
 
 # %% ../nbs/10_config.ipynb #2ab37805
 _DATA_RANGES = dict(num_points='>= 1', num_hands='>= 0', train_size='>= 1', val_size='>= 1', seed='>= 0',
-                    batch_size='>= 1', num_workers='>= 0', val_frac='(0, 1)')
+                    batch_size='>= 1', num_workers='>= 0', val_frac='(0, 1)', frame_stride='>= 1')
 
 @dataclass
 class DataConfig:
@@ -34,10 +34,13 @@ class DataConfig:
     batch_size: int = 64           # samples per step (per process under DDP)
     num_workers: int = 0           # DataLoader worker processes
     val_frac: float = 0.1          # HDF5: share of episodes held out for validation, split by episode
+    frame_stride: int = 1          # HDF5: frames between the steps of a window
+    horizon_seconds: float | None = None  # HDF5: if set, the stride that makes T steps span this many seconds at the file's fps
     world: dict = field(default_factory=dict)  # other `WorldConfig` fields of the synthetic world
 
     def __post_init__(self):
         check_ranges(self, _DATA_RANGES)
+        if self.horizon_seconds is not None: check_number(self.horizon_seconds, 'horizon_seconds', '> 0')
         if not (isinstance(self.dataset, str) and self.dataset):
             raise ValueError(f"`dataset` must be 'synthetic' or the path of an HDF5 track file, got {self.dataset!r}")
         if not isinstance(self.world, dict): raise ValueError(f'`world` must be a mapping of WorldConfig fields, got {self.world!r}')

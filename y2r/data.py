@@ -23,12 +23,13 @@ from .contract import BATCH_SHAPES, check_keys, normalize_disp, normalize_frames
 # %% auto #0
 __all__ = ['COLOURS', 'COLOUR_RGB', 'COLOUR_WORDS', 'SHAPES', 'SHAPE_WORDS', 'DIRECTIONS', 'DIRECTION_VECTORS', 'DIRECTION_WORDS',
            'PUSH_TEMPLATES', 'MOVE_TEMPLATES', 'WAIT_TEMPLATES', 'KINDS', 'SHAPE_MASKS', 'HAND_RGB', 'THUMB_RGB',
-           'HAND_ID', 'EPISODE_KEYS', 'instruction_text', 'instruction_texts', 'WorldConfig', 'BatchRNG', 'Scenes',
-           'place_discs', 'sample_scenes', 'pixel_centres', 'paint', 'render_background', 'render_frames',
-           'sample_points', 'free_directions', 'Tasks', 'sample_tasks', 'min_jerk', 'wrap_angle', 'simulate',
-           'yaw_pitch_to_rot6d', 'point_tracks', 'displacement_stats', 'make_batch', 'unbatch', 'SyntheticWorld',
-           'collate_tracks', 'check_episode', 'remove_stale_temps', 'atomic_path', 'write_track_file', 'world_episodes',
-           'export_world', 'split_episodes', 'open_track_file', 'save_stats', 'load_stats', 'H5TrackDataset']
+           'HAND_ID', 'EPISODE_KEYS', 'HAND_EPISODE_KEYS', 'instruction_text', 'instruction_texts', 'WorldConfig',
+           'BatchRNG', 'Scenes', 'place_discs', 'sample_scenes', 'pixel_centres', 'paint', 'render_background',
+           'render_frames', 'sample_points', 'free_directions', 'Tasks', 'sample_tasks', 'min_jerk', 'wrap_angle',
+           'simulate', 'yaw_pitch_to_rot6d', 'point_tracks', 'displacement_stats', 'make_batch', 'unbatch',
+           'SyntheticWorld', 'collate_tracks', 'check_episode', 'remove_stale_temps', 'atomic_path', 'write_track_file',
+           'world_episodes', 'export_world', 'split_episodes', 'open_track_file', 'save_stats', 'load_stats',
+           'H5TrackDataset']
 
 # %% ../nbs/08_data.ipynb #a2b56f8f
 COLOURS = ('red', 'green', 'blue', 'yellow', 'purple', 'cyan')
@@ -500,7 +501,8 @@ def collate_tracks(samples:list[dict], # samples of the data contract, without t
     return default_collate(samples)
 
 # %% ../nbs/08_data.ipynb #ad62930f
-EPISODE_KEYS = ('frames', 'tracks', 'visibility', 'hand_uvd', 'hand_rot')
+EPISODE_KEYS = ('frames', 'tracks', 'visibility')  # every episode has these
+HAND_EPISODE_KEYS = ('hand_uvd', 'hand_rot')         # both or neither
 
 def _fail(fname, key, expected, got): raise ValueError(f"{fname}: '{key}': expected {expected}, got {got}")
 
@@ -511,6 +513,9 @@ def check_episode(ep:Mapping, # arrays or an h5py group with EPISODE_KEYS
     "Raise a ValueError naming the file and key if episode `ep` breaks the layout"
     for k in EPISODE_KEYS:
         if k not in ep: _fail(fname, f'{where}/{k}', 'a dataset (see the layout)', 'nothing')
+    hands = [k in ep for k in HAND_EPISODE_KEYS]
+    if any(hands) and not all(hands):
+        _fail(fname, f'{where}/{HAND_EPISODE_KEYS[hands.index(False)]}', 'hand_uvd and hand_rot together (or neither)', 'only one')
     fr = ep['frames']
     L = ep['frames'].shape[0] if ep['frames'].ndim else 0
     if fr.ndim != 4 or fr.shape[-1] != 3 or fr.dtype != np.uint8 or L == 0:
@@ -518,10 +523,13 @@ def check_episode(ep:Mapping, # arrays or an h5py group with EPISODE_KEYS
     if image_size is not None and tuple(fr.shape[1:3]) != tuple(image_size):
         _fail(fname, f'{where}/frames', f'frames of image_size {tuple(image_size)}', tuple(fr.shape[1:3]))
     N = ep['tracks'].shape[1] if ep['tracks'].ndim == 3 else -1
-    Hh = ep['hand_uvd'].shape[1] if ep['hand_uvd'].ndim == 3 else -1
-    for k, shp in dict(tracks=(L, N, 2), visibility=(L, N), hand_uvd=(L, Hh, 3), hand_rot=(L, Hh, 6)).items():
+    shapes = dict(tracks=(L, N, 2), visibility=(L, N))
+    if all(hands):
+        Hh = ep['hand_uvd'].shape[1] if ep['hand_uvd'].ndim == 3 else -1
+        shapes.update(hand_uvd=(L, Hh, 3), hand_rot=(L, Hh, 6))
+    for k, shp in shapes.items():
         if tuple(ep[k].shape) != shp or min(shp) <= 0: _fail(fname, f'{where}/{k}', f'shape {shp} (L from frames)', tuple(ep[k].shape))
-    for k in ('tracks', 'hand_uvd', 'hand_rot'):
+    for k in ('tracks',) + HAND_EPISODE_KEYS * all(hands):
         bad = ~np.isfinite(np.asarray(ep[k][()], np.float64))
         if bad.any(): _fail(fname, f'{where}/{k}', 'finite values', f'NaN or inf at index {tuple(np.argwhere(bad)[0].tolist())}')
     if not isinstance(text, str) or not text: _fail(fname, f'{where}.attrs[instruction]', 'a non-empty str', repr(text))
@@ -579,13 +587,14 @@ def write_track_file(path,                     # destination .h5 file
 
 def _write_episode(g:h5py.Group, name:str, ep:Mapping, fname):
     size = g.file.attrs.get('image_size')
-    ep = {**ep, **{k: np.asarray(ep[k]) for k in EPISODE_KEYS if k in ep}}
+    ep = {**ep, **{k: np.asarray(ep[k]) for k in EPISODE_KEYS + HAND_EPISODE_KEYS if k in ep}}
     check_episode(ep, ep.get('instruction'), fname, f'episodes/{name}', size)
     if size is None: g.file.attrs['image_size'] = ep['frames'].shape[1:3]
     e = g.create_group(name)
     e.attrs['instruction'] = ep['instruction']
     e.create_dataset('frames', data=ep['frames'], chunks=(1, *ep['frames'].shape[1:]), compression='gzip', compression_opts=4)
-    for k in EPISODE_KEYS[1:]: e.create_dataset(k, data=np.asarray(ep[k], bool if k == 'visibility' else np.float32))
+    for k in EPISODE_KEYS[1:] + HAND_EPISODE_KEYS:
+        if k in ep: e.create_dataset(k, data=np.asarray(ep[k], bool if k == 'visibility' else np.float32))
     for k, v in ep.get('annotations', {}).items(): e.create_dataset(f'annotations/{k}', data=v)
 
 # %% ../nbs/08_data.ipynb #ce81f90b
@@ -669,7 +678,9 @@ class H5TrackDataset(Dataset):
                  val_frac:float=.1, split_seed:int=0, # episode split
                  stride:int=1,            # frames between consecutive query frames
                  disp_stats:Mapping|None=None, # None: loaded from `stats_path` or computed from the train split
-                 stats_path=None):        # where to load / save the statistics (JSON)
+                 stats_path=None,         # where to load / save the statistics (JSON)
+                 frame_stride:int=1,      # frames between the steps of a window (and of the frame stack)
+                 horizon_seconds:float|None=None): # if given, sets `frame_stride` so that T steps span it at the file's fps
         if split not in ('train', 'val'): raise ValueError(f"split must be 'train' or 'val', got {split!r}")
         self.path = Path(path)
         self.T = num_future_steps
@@ -685,15 +696,40 @@ class H5TrackDataset(Dataset):
             if size is None: _fail(self.path, 'attrs[image_size]', '(H, W)', 'nothing')
             for n in eps: check_episode(eps[n], eps[n].attrs.get('instruction'), self.path, f'episodes/{n}', size)
             self.H, self.W = (int(s) for s in size)
+            self.fps = float(f.attrs.get('fps', 10.))
+            self.frame_stride = self._frame_stride(frame_stride, horizon_seconds)
+            self.has_hands = self._hands(eps)
             lengths = {n: eps[n]['frames'].shape[0] for n in eps}
             self.train_episodes, self.val_episodes = split_episodes(sorted(lengths), val_frac, split_seed)
+            s = self.frame_stride
             self.index = [(n, t0) for n in (self.train_episodes if split == 'train' else self.val_episodes)
-                          for t0 in range(frame_stack - 1, lengths[n] - num_future_steps, stride)]
-            if not self.index: raise ValueError(f"{self.path}: split {split!r} has no window of {frame_stack}+{num_future_steps} frames")
+                          for t0 in range((frame_stack - 1) * s, lengths[n] - num_future_steps * s, stride)]
+            if not self.index:
+                raise ValueError(f"{self.path}: split {split!r} has no window of {frame_stack}+{num_future_steps} frames "
+                                 f"{s} apart (episodes of {min(lengths.values())} to {max(lengths.values())} frames)")
             self.disp_stats = self._stats(f, disp_stats, stats_path, stride)
         if disp_stats is None and stats_path is not None and not Path(stats_path).exists(): save_stats(self.disp_stats, stats_path)
 
     def __len__(self): return len(self.index)
+
+    @property
+    def horizon_seconds(self) -> float: return self.T * self.frame_stride / self.fps
+
+    def _frame_stride(self, frame_stride:int, horizon_seconds:float|None) -> int:
+        "`frame_stride`, or the stride that makes T steps span `horizon_seconds` at the file's fps."
+        if horizon_seconds is None: return int(frame_stride)
+        s = round(horizon_seconds * self.fps / self.T)
+        if s < 1: raise ValueError(f"{self.path}: a horizon of {horizon_seconds} s is shorter than {self.T} frames at {self.fps:g} fps; "
+                                   f"set horizon_seconds >= {self.T / self.fps:g} or fewer num_future_steps")
+        return s
+
+    def _hands(self, eps:h5py.Group) -> bool:
+        "Whether the episodes have hands: all of them, or none (an error otherwise)."
+        has = {n: 'hand_uvd' in eps[n] for n in eps}
+        if len(set(has.values())) > 1:
+            without = next(n for n, h in has.items() if not h)
+            _fail(self.path, f'episodes/{without}/hand_uvd', 'hands in every episode or in none', 'a file with both')
+        return all(has.values())
 
 # %% ../nbs/08_data.ipynb #4edc789e
 @patch
@@ -706,8 +742,9 @@ def _stats(self:H5TrackDataset, f:h5py.File, disp_stats, stats_path, stride:int)
     for n in self.train_episodes:
         tr = f[f'episodes/{n}/tracks'][()] / [self.W, self.H]
         v = f[f'episodes/{n}/visibility'][()]
-        t0 = np.arange(self.F - 1, len(tr) - self.T, stride)[:, None]
-        idx = t0 + np.arange(1, self.T + 1)  # (W, T) frames after each query frame
+        s = self.frame_stride
+        t0 = np.arange((self.F - 1) * s, len(tr) - self.T * s, stride)[:, None]
+        idx = t0 + s * np.arange(1, self.T + 1)  # (W, T) frames after each query frame
         disp.append(torch.from_numpy(tr[idx] - tr[t0]))
         vis.append(torch.from_numpy(v[idx] & v[t0]))
     return displacement_stats(torch.cat(disp), torch.cat(vis))
@@ -729,20 +766,23 @@ def __getitem__(self:H5TrackDataset, i:int) -> dict:
 def _window(self:H5TrackDataset, ep:h5py.Group, i:int, t0:int) -> dict:
     "Window `i` of episode `ep`, whose query frame is `t0`"
     wh = np.array([self.W, self.H])
-    sl = slice(t0, t0 + self.T + 1)
+    s = self.frame_stride
+    sl = slice(t0, t0 + self.T * s + 1, s)
     tr = ep['tracks'][sl] / wh
     vis = ep['visibility'][sl]
-    uvd = ep['hand_uvd'][sl]
-    rot = ep['hand_rot'][sl]
+    no_hands = np.zeros((self.T + 1, 0, 9), np.float32)
+    uvd = ep['hand_uvd'][sl] if self.has_hands else no_hands[..., :3]
+    rot = ep['hand_rot'][sl] if self.has_hands else no_hands[..., :6]
     pts = self._points(i, vis[0])
     ann = {k: v[()] for k, v in ep['annotations'].items()} if 'annotations' in ep else {}
     if 'point_object_id' in ann: ann['point_object_id'] = ann['point_object_id'][pts]
     one = lambda a: np.asarray(a)[None]  # a batch of one
-    s = unbatch(make_batch(one(ep['frames'][t0 - self.F + 1:t0 + 1]), one(tr[:, pts]), one(vis[:, pts]), one(uvd / [*wh, 1]),
+    frames = ep['frames'][t0 - (self.F - 1) * s:t0 + 1][::s]
+    b = unbatch(make_batch(one(frames), one(tr[:, pts]), one(vis[:, pts]), one(uvd / [*wh, 1]),
                            one(rot), [ep.attrs['instruction']], self.disp_stats, **{k: one(v) for k, v in ann.items()}))[0]
     if self.image_size and (self.H, self.W) != (self.image_size,) * 2:
-        s['frames'] = torch.nn.functional.interpolate(s['frames'], size=(self.image_size,) * 2, mode='bilinear', antialias=True)
-    return s
+        b['frames'] = torch.nn.functional.interpolate(b['frames'], size=(self.image_size,) * 2, mode='bilinear', antialias=True)
+    return b
 
 @patch
 def _points(self:H5TrackDataset, i:int, vis0:np.ndarray) -> np.ndarray:

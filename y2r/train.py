@@ -93,8 +93,10 @@ def make_datasets(cfg:Config) -> tuple: # train dataset, validation dataset
         train = SyntheticWorld(wc, d.train_size, seed=d.seed)
         return train, SyntheticWorld(wc, d.val_size, seed=d.seed + 1, disp_stats=train.disp_stats)
     kw = dict(num_future_steps=m.num_future_steps, frame_stack=m.frame_stack, num_points=d.num_points, image_size=m.image_size,
-              val_frac=d.val_frac, split_seed=d.seed)
+              val_frac=d.val_frac, split_seed=d.seed, frame_stride=d.frame_stride, horizon_seconds=d.horizon_seconds)
     train = H5TrackDataset(d.dataset, 'train', **kw)
+    if m.hand_mode and not train.has_hands:
+        raise ValueError(f"{d.dataset}: its episodes have no hands, but model.hand_mode is true; set model.hand_mode=false")
     return train, H5TrackDataset(d.dataset, 'val', disp_stats=train.disp_stats, **kw)
 
 def dataset_texts(ds) -> list|None:
