@@ -61,7 +61,7 @@ def motion_loss(net:TrackDiT, cond:Condition, batch:Mapping, # with gt_disp_norm
     bce = F.binary_cross_entropy_with_logits(logits.float(), moves, reduction='none')
     return (bce * keep).sum() / keep.sum().clamp(min=1)
 
-# %% ../../nbs/05_objective.ipynb #ee4cdc5f
+# %% ../../nbs/05_objective.ipynb #a7966389
 def hold_last_seen(disp:Tensor, # (B, N, T, C) displacements
                    vis:Tensor|None, # (B, N, T) bool, or None: all seen
                   ) -> Tensor: # (B, N, T, C)
