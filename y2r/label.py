@@ -46,6 +46,16 @@ def _open_video(path:Path):
     try: return av.open(str(path))
     except (av.error.FFmpegError, UnicodeDecodeError) as e: raise ValueError(f"{path}: not a video PyAV can read ({e})") from None
 
+def _decode(c, st, start:float, stop:float) -> list: # (H, W, 3) uint8 arrays
+    "Frames of stream `st` with start <= time < stop, seeking to the keyframe before `start` first."
+    if start > 0 and st.time_base: c.seek(int(start / st.time_base), stream=st, backward=True)
+    frames = []
+    for f in c.decode(st):
+        t = f.time or 0
+        if t >= stop: break  # the rest of a shared file belongs to later episodes
+        if t >= start: frames.append(f.to_ndarray(format='rgb24'))
+    return frames
+
 def read_video(path, # a video file
                size:int|None=96, # see `fit_frames`
                start:float=0., stop:float=float('inf'), # seconds: keep frames with start <= time < stop
@@ -58,7 +68,7 @@ def read_video(path, # a video file
         st = c.streams.video[0]
         fps = float(st.average_rate or st.guessed_rate or 0)
         half = .5 / fps if fps else 0
-        try: frames = [f.to_ndarray(format='rgb24') for f in c.decode(st) if start - half <= (f.time or 0) < stop - half]
+        try: frames = _decode(c, st, start - half, stop - half)
         except av.error.FFmpegError as e: raise ValueError(f"{path}: cannot be decoded ({e})") from None
     if not frames: raise ValueError(f"{path}: has no frames" + (f" between {start:g} s and {stop:g} s" if start or stop < float('inf') else ''))
     if not fps: raise ValueError(f"{path}: its frame rate is unknown")
@@ -208,8 +218,8 @@ def show_labels(path, # an HDF5 track file
         H, W = e['frame'].shape[:2]
         ax.imshow(e['frame'], extent=(0, W, H, 0))
         for tr, vis in zip(e['tracks'].swapaxes(0, 1), e['visibility'].T):
-            ax.plot(*np.where(vis[:, None], tr, np.nan).T, lw=1, c='w' if vis.all() else 'r')
-        ax.scatter(*e['tracks'][0].T, s=6, c='y', zorder=3)
+            ax.plot(*np.where(vis[:, None], tr, np.nan).T, lw=1.2, c='deepskyblue' if vis.all() else 'r')
+        ax.scatter(*e['tracks'][0].T, s=12, c='yellow', edgecolors='k', linewidths=.5, zorder=3)
         ax.set_title(e['text'], fontsize=8)
     return axs
 

@@ -36,7 +36,7 @@ from .runlog import append_metrics, plot_run, truncate_metrics
 def resolve_device(spec:str='auto', # 'auto', 'cpu', 'cuda', 'cuda:1', ...
                    local_rank:int=0) -> torch.device:
     "The device of this process: under `torchrun`, CUDA device `local_rank`."
-    if spec == 'auto': spec = 'cuda' if torch.cuda.is_available() else 'cpu'
+    if spec == 'auto': spec = 'cuda' if torch.cuda.is_available() else 'mps' if torch.backends.mps.is_available() else 'cpu'
     try: dev = torch.device(spec)
     except RuntimeError: raise ValueError(f"training.device={spec!r} is not a device: use 'auto', 'cpu', 'cuda' or 'cuda:N'") from None
     if dev.type == 'cuda' and not torch.cuda.is_available():
@@ -456,7 +456,9 @@ def train(config=None, # YAML path, dict or `Config`; None: `default_config()`
 # %% ../nbs/15_train.ipynb #d9ada9e7
 def train_cli(argv:list|None=None):
     "Command line of `train`: y2r-train [--config FILE] [section.key=value ...] [--resume RUN_DIR]"
-    p = argparse.ArgumentParser(prog='y2r-train', description='Train the y2r track diffusion model.')
+    keys = 'config keys, set with section.key=value; the defaults, from the packaged config:\n\n' + PACKAGED_CONFIG.read_text()
+    p = argparse.ArgumentParser(prog='y2r-train', description='Train the y2r track diffusion model.', epilog=keys,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--config', default=None, help=f'YAML config (default: {DEFAULT_CONFIG} if present, else the packaged copy)')
     p.add_argument('--resume', default=None, metavar='RUN_DIR', help='continue the run in this folder')
     p.add_argument('overrides', nargs='*', help='section.key=value, e.g. training.steps=2000')

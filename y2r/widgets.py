@@ -13,12 +13,13 @@ import matplotlib.pyplot as plt
 import torch
 
 from .checkpoint import load_model
+from .models.diffusion_model import WEIGHTS_NAME, DiffusionIntentTracker
 from .contract import denormalize_disp
 from .data import SyntheticWorld, WorldConfig, WAIT_TEMPLATES
 from .metrics import show_tracks
 
 try: import ipywidgets as widgets
-except ImportError: widgets = None  # the render functions work without it; `CFGExplorer` needs `pip install ipywidgets`
+except ImportError: widgets = None  # the render functions work without it; `CFGExplorer` needs the `explorer` extra
 
 # %% auto #0
 __all__ = ['predict_sample', 'render_cfg', 'cfg_sweep', 'plot_cfg_sweep', 'CFGExplorer', 'pretrained_path',
@@ -97,7 +98,7 @@ class CFGExplorer:
                  samples:list, # unbatched samples to pick from, e.g. `[world.sample(i) for i in range(8)]`
                  examples:list|None=None, # instructions offered in the box; default: the samples' own and 'wait'
                  scale:float=3.0, steps:int|None=None, seed:int=0, k:int=1, figsize=(4.5, 4.5)):
-        if widgets is None: raise ImportError('CFGExplorer needs ipywidgets: pip install ipywidgets')
+        if widgets is None: raise ImportError('CFGExplorer needs ipywidgets: pip install "y2r[explorer]"')
         self.model = model
         self.samples = samples
         self.figsize = figsize
@@ -127,22 +128,23 @@ class CFGExplorer:
 
 # %% ../nbs/16_cfg_explorer.ipynb #b8ac9ea9
 def pretrained_path() -> Path:
-    "Where the packaged checkpoint lives: `y2r/weights/y2r-small.pt` inside the installed package."
-    return Path(str(files('y2r').joinpath('weights').joinpath('y2r-small.pt')))
+    "Where the packaged model lives: the folder `y2r/weights/y2r-small` inside the installed package."
+    return Path(str(files('y2r').joinpath('weights').joinpath('y2r-small')))
 
 def pretrained_available() -> bool:
-    "Is the packaged checkpoint installed?"
-    return pretrained_path().is_file()
+    "Is the packaged model installed?"
+    return (pretrained_path() / WEIGHTS_NAME).is_file()
 
 def load_pretrained(device='cpu', # where to put the model
                     ema:bool=True, # the EMA weights when the checkpoint has them
-                    path=None, # another checkpoint to load instead, e.g. a fresh run's; None: the packaged one
+                    path=None, # a `save_pretrained` folder or a training checkpoint (.pt) instead; None: the packaged model
                    ):
     "The packaged small model in eval mode; FileNotFoundError, saying how to make it, if it is missing."
     p = pretrained_path() if path is None else Path(path)
-    if path is None and not p.is_file():
+    if p.is_dir() and (p / WEIGHTS_NAME).is_file(): return DiffusionIntentTracker.from_pretrained(p, map_location=device).to(device)
+    if path is None:
         raise FileNotFoundError(f'no packaged checkpoint at {p}. Train one with `y2r-train` (configs/train_diffusion.yaml), '
-                                f'copy the checkpoint it writes to its `training.out_dir` (runs/train by default) to {p}, '
+                                'then `load_model(\'runs/train/best.pt\').save_pretrained(...)` into {p} '
                                 'and reinstall the package (`pip install -e .` in a checkout); or load any checkpoint with '
                                 '`y2r.checkpoint.load_model(path)`.')
     return load_model(p, device=device, ema=ema).eval()
