@@ -15,6 +15,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import torch
 
+from .metrics import show_tracks
 from .timestep_sampling import plot_probs
 
 # %% ../nbs/14_runlog.ipynb #67feea1e
@@ -118,8 +119,9 @@ def plot_cfg_metrics(metrics:dict, # name -> (steps, values), with `cfg{scale}/{
 def plot_run(run_dir_or_metrics, # a run folder, or its curves as `read_metrics` gives them
              sampler, # the model's timestep sampler
              path=None, # save the figure here (and close it)
+             example:dict|None=None, # a validation sample's frame, query, gt_disp, pred_disp (and title), to draw
             ):
-    "The run's plots in one figure: losses, validation against CFG scale and the state of the timestep sampler."
+    "The run's plots in one figure: losses, validation against CFG scale, the timestep sampler and a predicted sample."
     fig, axs = plt.subplots(2, 3, figsize=(15, 7))
     m = run_dir_or_metrics if isinstance(run_dir_or_metrics, dict) else run_metrics(run_dir_or_metrics)
     plot_losses(m, axs[0, 0])
@@ -127,7 +129,10 @@ def plot_run(run_dir_or_metrics, # a run folder, or its curves as `read_metrics`
     plot_probs(sampler, axs[0, 2])
     plot_timestep_counts(sampler, axs[1, 0])
     plot_timestep_loss(sampler, axs[1, 1])
-    axs[1, 2].axis('off')
+    if example is None: axs[1, 2].axis('off')
+    else:
+        show_tracks(example['frame'], example['query'], example['gt_disp'], example['pred_disp'], ax=axs[1, 2],
+                    title=((example.get('title') or '') + ' (predicted: thin; true: thick)').strip())
     fig.tight_layout()
     if path is not None:
         fig.savefig(path, dpi=80)

@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 from .checkpoint import config_diff, load_checkpoint, save_checkpoint, set_rng_state
 from .config import Config, load_config, save_config, world_config
 from .data import H5TrackDataset, SyntheticWorld, collate_tracks, remove_stale_temps
-from .evaluate import evaluate, score
+from .evaluate import evaluate, sample_disp, score, take
 from .factory import create_model
 from .runlog import append_metrics, plot_run, truncate_metrics
 
@@ -287,8 +287,12 @@ class Trainer:
         return evaluate(model, self.val_batch, tc.val_cfg_scales, tc.seed + 1, self.cfg.data.batch_size, tc.val_num_samples, self.autocast)
 
     def plot(self, path=None):
-        "The run's plots in one figure (saved to `path` if given)."
-        return plot_run(self.run_dir, self.model.timestep_sampler, path)
+        "The run's plots in one figure (saved to `path` if given), with the EMA model's tracks for a validation sample."
+        b = take(self.val_batch, [0])
+        pred = sample_disp(self.ema.module.eval(), b, 1.0, self.cfg.training.seed + 1, autocast=self.autocast)
+        example = dict(frame=b['frames'][0, -1].float().cpu(), query=b['query_coords'][0].cpu(), gt_disp=b['gt_disp'][0].cpu(),
+                       pred_disp=pred[0].float().cpu(), title=b['text'][0] if 'text' in b else None)
+        return plot_run(self.run_dir, self.model.timestep_sampler, path, example)
 
     def _log(self, logs:list, t0:float, n0:int, pbar):
         "Write a train row of `metrics.csv` and update the progress bar."

@@ -101,7 +101,7 @@ def predict(self:DiffusionIntentTracker, frames:Tensor, # (B, F, 3, H, W)
     sched = scheduler or self.inference_scheduler
     return sample(self, sched, frames, query_coords, text, hand_query_uvd, hand_query_rot, num_inference_steps, **kwargs)
 
-# %% ../../nbs/07_diffusion_model.ipynb #fdd81ac7
+# %% ../../nbs/07_diffusion_model.ipynb #98dfe901
 WEIGHTS_NAME = 'model.safetensors'
 
 @patch
@@ -110,7 +110,7 @@ def _save_pretrained(self:DiffusionIntentTracker, save_directory:Path):
     from safetensors.torch import save_model
     save_model(self, str(Path(save_directory) / WEIGHTS_NAME))
 
-# %% ../../nbs/07_diffusion_model.ipynb #5fb5418b
+# %% ../../nbs/07_diffusion_model.ipynb #376df3af
 @classmethod
 def _from_pretrained(cls, *, model_id:str, revision=None, cache_dir=None, force_download=False, local_files_only=False,
                      token=None, map_location:str='cpu', **kwargs) -> DiffusionIntentTracker:
