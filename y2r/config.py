@@ -81,6 +81,7 @@ class TrainConfig:
     val_cfg_scales: list[float] = field(default_factory=lambda: [1.0, 2.0, 3.0, 5.0])  # guidance scales to validate
     val_num_samples: int = 4       # K samples per validation input, for minADE@K and coverage
     log_every: int = 10            # steps between rows of metrics.csv
+    tensorboard: bool = False      # also log every row to TensorBoard, in the run's tensorboard/ folder (needs `tensorboard`)
     ckpt_every: int = 150          # steps between checkpoints of latest.pt (and at every validation)
     max_bad_steps: int = 5         # consecutive non-finite losses before training stops
     seed: int = 0                  # model initialisation and timestep draws

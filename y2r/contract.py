@@ -7,7 +7,7 @@ Docs: https://y2r-dev.github.io/y2r/contract.html.md"""
 # %% auto #0
 __all__ = ['BATCH_SHAPES', 'INPUT_KEYS', 'TEXT_KEYS', 'HAND_KEYS', 'check_keys', 'check_shape', 'check_values',
            'normalize_frames', 'denormalize_frames', 'normalize_disp', 'denormalize_disp', 'disp_to_pixel_tracks',
-           'random_batch', 'with_slot', 'impose_slot']
+           'random_batch', 'with_slot', 'impose_slot', 'randn']
 
 # %% ../nbs/01_contract.ipynb #e09ff895
 from collections.abc import Mapping
@@ -161,3 +161,12 @@ def impose_slot(x:Tensor # (B, n, T+1, C)
     "Set the conditioning slot back to zero displacement, in place."
     x[:, :, 0] = 0
     return x
+
+# %% ../nbs/01_contract.ipynb #9131a1cd
+def randn(shape, generator:torch.Generator|list|None=None, # a list: one generator per row (shape[0] of them)
+          device=None, dtype=None) -> Tensor:
+    "Standard normal noise of `shape`, drawn on `generator`'s device, then moved to `device`."
+    if isinstance(generator, (list, tuple)):
+        return torch.cat([randn((1, *shape[1:]), g, device, dtype) for g in generator])
+    on = generator.device if generator is not None else device
+    return torch.randn(shape, generator=generator, device=on, dtype=dtype).to(device)

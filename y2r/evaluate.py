@@ -13,6 +13,7 @@ import contextlib
 
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 
 from .contract import denormalize_disp
 from .metrics import direction_coverage, instruction_following, track_metrics
@@ -116,10 +117,11 @@ def evaluate(model:nn.Module, # a `DiffusionIntentTracker`, in eval mode
              batch_size:int=64, # samples per `compute_loss` call
              num_samples:int=4, # K samples per ambiguous input
              autocast=contextlib.nullcontext, # context factory around `predict`
+             progress:bool=False, # a progress bar over the scales
             ) -> dict:
     "Validation metrics of `model` on `batch`: the loss, then the metrics of every CFG scale."
     res = dict(val_loss=validation_loss(model, batch, batch_size, seed))
-    for s in scales:
+    for s in tqdm(scales, desc='validation (CFG scales)', leave=False, disable=not progress):
         res |= {f'cfg{s:g}/{k}': v for k, v in scale_metrics(model, batch, s, seed, num_samples, autocast).items()}
     return res
 

@@ -190,6 +190,12 @@ def mean_logs(logs:list, # per step, a dict of scalar tensors
 # %% ../nbs/15_train.ipynb #a8cbde11
 LOGGED = ('total_loss', 'track_loss', 'hand_uvd_loss', 'hand_rot_loss', 'motion_loss')  # of `compute_loss`, every step
 
+def _tensorboard(run_dir:Path):
+    "A TensorBoard writer for the run, or an ImportError saying what to install."
+    try: from torch.utils.tensorboard import SummaryWriter
+    except ImportError: raise ImportError('training.tensorboard=true needs TensorBoard: pip install tensorboard') from None
+    return SummaryWriter(str(run_dir / 'tensorboard'))
+
 class Trainer:
     "A training run of `cfg`, in `run_dir` (default `cfg.training.out_dir`)."
     def __init__(self, cfg:Config, run_dir=None):
@@ -210,6 +216,7 @@ class Trainer:
         self.bad_steps = 0  # skipped in a row
         self.skipped = 0  # skipped in the whole run
         self.best_score = -math.inf
+        self.tb = None  # a TensorBoard writer once the run folder is open, with `training.tensorboard`
 
     def fit(self, until:int|None=None):
         "Train from the current step to `training.steps` (or `until`)."
@@ -271,7 +278,7 @@ class Trainer:
         "Validate (rank 0), keep `best.pt`, write `latest.pt` and the plots."
         if val and self.is_main:
             v = self.validate()
-            append_metrics(self.run_dir / 'metrics.csv', self.step, 'val', v)
+            self._record('val', v)
             if score(v) > self.best_score:
                 self.best_score = score(v)
                 self.save('best.pt')
@@ -284,7 +291,8 @@ class Trainer:
         "Metrics of the EMA model on the validation batch: `val_loss`, then `cfg{scale}/...` per CFG scale."
         tc = self.cfg.training
         model = self.ema.module.eval()
-        return evaluate(model, self.val_batch, tc.val_cfg_scales, tc.seed + 1, self.cfg.data.batch_size, tc.val_num_samples, self.autocast)
+        return evaluate(model, self.val_batch, tc.val_cfg_scales, tc.seed + 1, self.cfg.data.batch_size, tc.val_num_samples,
+                        self.autocast, progress=self.is_main)
 
     def plot(self, path=None):
         "The run's plots in one figure (saved to `path` if given), with the EMA model's tracks for a validation sample."
@@ -300,7 +308,7 @@ class Trainer:
         rate = (self.step - n0) * self.cfg.data.batch_size * self.world / max(time.time() - t0, 1e-9)
         m |= dict(lr=self.sched.get_last_lr()[0], samples_per_s=rate, skipped=self.skipped)
         if not self.is_main: return
-        append_metrics(self.run_dir / 'metrics.csv', self.step, 'train', m)
+        self._record('train', m)
         pbar.set_postfix(loss=f"{m['loss']:.4f}", lr=f"{m['lr']:.2e}", samples_s=f"{m['samples_per_s']:.0f}")
 
     def _open_run(self):
@@ -309,6 +317,14 @@ class Trainer:
         remove_stale_temps(self.run_dir)  # of saves killed midway
         save_config(self.cfg, self.run_dir / 'config.yaml')
         truncate_metrics(self.run_dir / 'metrics.csv', self.step)
+        self.tb = _tensorboard(self.run_dir) if self.cfg.training.tensorboard else None
+
+    def _record(self, split:str, metrics:dict):
+        "A row of `metrics.csv`, and of TensorBoard when it is on."
+        append_metrics(self.run_dir / 'metrics.csv', self.step, split, metrics)
+        if self.tb is None: return
+        for k, v in metrics.items(): self.tb.add_scalar(f'{split}/{k}', float(v), self.step)
+        self.tb.flush()
 
     def loader(self) -> DataLoader:
         "Endless batches of this rank, from the batches drawn so far on."

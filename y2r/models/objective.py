@@ -12,25 +12,24 @@ from collections.abc import Mapping
 
 import torch
 import torch.nn.functional as F
-from diffusers import DDPMScheduler
-from diffusers.utils.torch_utils import randn_tensor
 from torch import Tensor
 
-from ..contract import HAND_KEYS, check_keys, check_shape, check_values, denormalize_disp, impose_slot, with_slot
+from ..contract import HAND_KEYS, check_keys, check_shape, check_values, denormalize_disp, impose_slot, randn, with_slot
 from .network import Condition, ModelConfig, TrackDiT
 
 # %% ../../nbs/05_objective.ipynb #5c5bbfd1
-def make_noise_scheduler(c:ModelConfig) -> DDPMScheduler:
+def make_noise_scheduler(c:ModelConfig) -> 'DDPMScheduler':
     "The training schedule of `c`: diffusers' DDPM with `num_diffusion_steps` steps."
+    from diffusers import DDPMScheduler  # imported here: diffusers costs seconds to import
     return DDPMScheduler(num_train_timesteps=c.num_diffusion_steps, beta_schedule=c.beta_schedule,
                          clip_sample=False, prediction_type=c.prediction_type)
 
-def add_noise(scheduler:DDPMScheduler, x0:Tensor, # (B, n, T+1, C) clean state, slot included
+def add_noise(scheduler:'DDPMScheduler', x0:Tensor, # (B, n, T+1, C) clean state, slot included
               timestep:Tensor, # (B,)
               generator:torch.Generator|None=None,
              ) -> tuple: # noisy state (B, n, T+1, C) with the slot re-imposed, training target (B, n, T+1, C)
     "Noise `x0` to `timestep`; return it with the target the network must predict."
-    noise = randn_tensor(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)
+    noise = randn(x0.shape, generator, x0.device, x0.dtype)
     noisy = impose_slot(scheduler.add_noise(x0, noise, timestep))
     if scheduler.config.prediction_type == 'epsilon': return noisy, noise
     return noisy, scheduler.get_velocity(x0, noise, timestep)
@@ -105,7 +104,7 @@ def _seen_mean(err:Tensor, # (B, N, T, C) squared errors
 def training_loss(net:TrackDiT, batch:Mapping, # a batch of the data contract
                   t:Tensor, # (B,) timesteps to train at
                   w:Tensor, # (B,) their importance weights
-                  noise_scheduler:DDPMScheduler, # the training schedule
+                  noise_scheduler:'DDPMScheduler', # the training schedule
                   disp_stats:Mapping, # the data's displacement statistics, for the motion labels
                   generator:torch.Generator|None=None, # for reproducible noise and text drops
                   checked:tuple|None=None, # `read_batch(net, batch)`, if the caller has checked the batch already

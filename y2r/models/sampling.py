@@ -14,16 +14,15 @@ import copy, inspect, numbers, warnings
 from collections.abc import Mapping
 
 import torch
-from diffusers import DDIMScheduler
-from diffusers.utils.torch_utils import randn_tensor
 from torch import Tensor
 
-from ..contract import impose_slot
+from ..contract import impose_slot, randn
 from .network import Condition, ModelConfig, TrackDiT, check_number
 
 # %% ../../nbs/06_sampling.ipynb #2814aed7
-def make_inference_scheduler(c:ModelConfig) -> DDIMScheduler:
+def make_inference_scheduler(c:ModelConfig) -> 'DDIMScheduler':
     "The sampling scheduler of `c`: DDIM on the training schedule, with `timestep_spacing`."
+    from diffusers import DDIMScheduler  # imported here: diffusers costs seconds to import
     return DDIMScheduler(num_train_timesteps=c.num_diffusion_steps, beta_schedule=c.beta_schedule, clip_sample=False,
                          prediction_type=c.prediction_type, timestep_spacing=c.timestep_spacing)
 
@@ -210,7 +209,7 @@ def sample(net:TrackDiT, scheduler, # the network; a diffusers scheduler with `s
     sched.set_timesteps(steps, device=frames.device)
     conds = sampling_conditions(net, frames, query_coords, text, hand_query_uvd, hand_query_rot,
                                 guidance_mode if guide else None)
-    x = randn_tensor((dims['B'], (2 * N + 9 * Hh) * S), generator=generator, device=frames.device,
+    x = randn((dims['B'], (2 * N + 9 * Hh) * S), generator, frames.device,
                      dtype=net.track_in.weight.dtype)  # a half-precision model samples in half precision
     x = impose_slot_state(x * sched.init_noise_sigma, N, S, Hh)
     steps = []
