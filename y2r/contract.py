@@ -162,7 +162,7 @@ def impose_slot(x:Tensor # (B, n, T+1, C)
     x[:, :, 0] = 0
     return x
 
-# %% ../nbs/01_contract.ipynb #9131a1cd
+# %% ../nbs/01_contract.ipynb #495c870f
 def randn(shape, generator:torch.Generator|list|None=None, # a list: one generator per row (shape[0] of them)
           device=None, dtype=None) -> Tensor:
     "Standard normal noise of `shape`, drawn on `generator`'s device, then moved to `device`."
