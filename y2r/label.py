@@ -257,4 +257,3 @@ def label_cli(argv=None):
         show_labels(out)
         plt.savefig(a.preview, dpi=120, bbox_inches='tight')
         print(f'preview: {a.preview}')
-    return out

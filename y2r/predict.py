@@ -146,7 +146,6 @@ def predict_cli(argv=None):
         Path(a.json).write_text(json.dumps(dict(instruction=a.instruction, cfg_scale=a.cfg, image_size=pred['image_size'],
                                                 query=pred['query'].tolist(), tracks=pred['tracks'].tolist())))
         print(f'wrote {a.json}')
-    return pred
 
 # %% ../nbs/26_predict.ipynb #7560a26d
 def eval_checkpoint(ckpt, # a training checkpoint (.pt) with its config, or a save_pretrained folder
@@ -207,4 +206,3 @@ def eval_cli(argv=None):
         plot_eval(res)
         plt.savefig(out / 'eval.png', dpi=120, bbox_inches='tight')
         print(f'wrote {out / "metrics.json"} and {out / "eval.png"}')
-    return res
