@@ -200,6 +200,13 @@ def _override(d:dict, item:str, name:str, given:dict):
     if not isinstance(item, str): raise ValueError(f'an override must be a str section.key=value, got {item!r}')
     key, eq, val = item.partition('=')
     parts = key.strip().split('.')
+    if eq and len(parts) == 3 and parts[:2] == ['data', 'world'] and parts[2]:  # one field of the synthetic world
+        d.setdefault('data', {}).setdefault('world', {})
+        if not isinstance(d['data'], dict) or not isinstance(d['data']['world'], dict):
+            raise ValueError(f'{name}: `data.world` must be a mapping of WorldConfig fields')
+        d['data']['world'][parts[2]] = _read_yaml(val, f'override {item!r}')
+        given[key.strip()] = item
+        return
     if not eq or len(parts) != 2 or parts[0] not in SECTIONS:
         raise ValueError(f'override {item!r} must look like section.key=value, with section in {list(SECTIONS)}')
     sec, k = parts

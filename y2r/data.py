@@ -22,14 +22,14 @@ from .contract import BATCH_SHAPES, check_keys, normalize_disp, normalize_frames
 
 # %% auto #0
 __all__ = ['COLOURS', 'COLOUR_RGB', 'COLOUR_WORDS', 'SHAPES', 'SHAPE_WORDS', 'DIRECTIONS', 'DIRECTION_VECTORS', 'DIRECTION_WORDS',
-           'PUSH_TEMPLATES', 'MOVE_TEMPLATES', 'WAIT_TEMPLATES', 'KINDS', 'SHAPE_MASKS', 'HAND_RGB', 'THUMB_RGB',
-           'HAND_ID', 'EPISODE_KEYS', 'HAND_EPISODE_KEYS', 'instruction_text', 'instruction_texts', 'WorldConfig',
-           'BatchRNG', 'Scenes', 'place_discs', 'sample_scenes', 'pixel_centres', 'paint', 'render_background',
-           'render_frames', 'sample_points', 'free_directions', 'Tasks', 'sample_tasks', 'min_jerk', 'wrap_angle',
-           'simulate', 'yaw_pitch_to_rot6d', 'point_tracks', 'displacement_stats', 'make_batch', 'unbatch',
-           'SyntheticWorld', 'collate_tracks', 'check_episode', 'remove_stale_temps', 'atomic_path', 'write_track_file',
-           'world_episodes', 'export_world', 'split_episodes', 'open_track_file', 'save_stats', 'load_stats',
-           'H5TrackDataset']
+           'PUSH_TEMPLATES', 'MOVE_TEMPLATES', 'WAIT_TEMPLATES', 'KINDS', 'SLOTS', 'PHRASINGS', 'SHAPE_MASKS',
+           'HAND_RGB', 'THUMB_RGB', 'HAND_ID', 'EPISODE_KEYS', 'HAND_EPISODE_KEYS', 'phrase_words', 'phrase_choices',
+           'instruction_text', 'instruction_texts', 'WorldConfig', 'BatchRNG', 'Scenes', 'place_discs', 'sample_scenes',
+           'pixel_centres', 'paint', 'render_background', 'render_frames', 'sample_points', 'free_directions', 'Tasks',
+           'sample_tasks', 'min_jerk', 'wrap_angle', 'simulate', 'yaw_pitch_to_rot6d', 'point_tracks',
+           'displacement_stats', 'make_batch', 'unbatch', 'SyntheticWorld', 'collate_tracks', 'check_episode',
+           'remove_stale_temps', 'atomic_path', 'write_track_file', 'world_episodes', 'export_world', 'split_episodes',
+           'open_track_file', 'save_stats', 'load_stats', 'H5TrackDataset']
 
 # %% ../nbs/08_data.ipynb #a2b56f8f
 COLOURS = ('red', 'green', 'blue', 'yellow', 'purple', 'cyan')
@@ -57,26 +57,48 @@ WAIT_TEMPLATES = ('wait', "don't touch anything", 'do nothing', 'stay still',
 KINDS = ('push', 'move', 'wait')
 
 # %% ../nbs/08_data.ipynb #6bf4691e
+SLOTS = ('verb', 'colour', 'shape', 'direction')
+PHRASINGS = ('seen', 'held_out') + tuple(f'held_out:{s}' for s in SLOTS)
+
+def phrase_words(phrase:str) -> set:
+    "The words of a phrase or template, placeholders left out."
+    return set(re.findall(r"[\w']+", re.sub(r'\{\w\}', ' ', phrase).lower()))
+
+def phrase_choices(xs:tuple, # the phrasings of one slot, e.g. COLOUR_WORDS[0]
+                   slot:str, # one of SLOTS
+                   held_out=(), # words the training instructions never use
+                   phrasing:str='seen', # one of PHRASINGS
+                  ) -> tuple:
+    "The phrasings a slot may take: none with a held-out word, or (where the phrasing asks for it) only those with one."
+    if not held_out: return xs
+    unseen = tuple(x for x in xs if phrase_words(x) & set(held_out))
+    seen = tuple(x for x in xs if x not in unseen)
+    return (unseen or seen) if phrasing in ('held_out', f'held_out:{slot}') else seen
+
 def instruction_text(kind:str, # 'push', 'move' or 'wait'
                      colour:int=0, shape:int=0, direction:int=0, # indices into COLOURS, SHAPES, DIRECTIONS
                      u=(0, 0, 0, 0), # 4 numbers in [0, 1) that pick template, colour, shape and direction words
+                     held_out=(), phrasing:str='seen', # words kept out of training, and whether to use them (`phrase_choices`)
                     ) -> str:
     "One phrasing of an instruction"
     u = iter(u)
-    pick = lambda xs: xs[int(next(u) * len(xs))]
+    def pick(xs, slot):
+        xs = phrase_choices(xs, slot, held_out, phrasing)
+        return xs[int(next(u) * len(xs))]
     templates = dict(zip(KINDS, (PUSH_TEMPLATES, MOVE_TEMPLATES, WAIT_TEMPLATES)))[kind]
-    return pick(templates).format(c=pick(COLOUR_WORDS[colour]), s=pick(SHAPE_WORDS[shape]),
-                                  d=pick(DIRECTION_WORDS[direction]))
+    return pick(templates, 'verb').format(c=pick(COLOUR_WORDS[colour], 'colour'), s=pick(SHAPE_WORDS[shape], 'shape'),
+                                          d=pick(DIRECTION_WORDS[direction], 'direction'))
 
 # %% ../nbs/08_data.ipynb #4266dba2
-def instruction_texts() -> list[str]:
-    "Every distinct instruction the synthetic world can produce"
-    cs = [w for ws in COLOUR_WORDS for w in ws]
-    ss = [w for ws in SHAPE_WORDS for w in ws]
-    ds = [w for ws in DIRECTION_WORDS for w in ws]
-    push = [t.format(c=c, s=s, d=d) for t, c, s, d in itertools.product(PUSH_TEMPLATES, cs, ss, ds)]
-    move = [t.format(c=c, s=s) for t, c, s in itertools.product(MOVE_TEMPLATES, cs, ss)]
-    return list(dict.fromkeys(push + move + list(WAIT_TEMPLATES)))
+def instruction_texts(held_out=(), phrasing:str='seen') -> list[str]:
+    "Every distinct instruction the synthetic world can produce (with `held_out` words, as `phrase_choices` allows)"
+    ch = lambda xs, slot: phrase_choices(xs, slot, held_out, phrasing)
+    cs = [w for ws in COLOUR_WORDS for w in ch(ws, 'colour')]
+    ss = [w for ws in SHAPE_WORDS for w in ch(ws, 'shape')]
+    ds = [w for ws in DIRECTION_WORDS for w in ch(ws, 'direction')]
+    push = [t.format(c=c, s=s, d=d) for t, c, s, d in itertools.product(ch(PUSH_TEMPLATES, 'verb'), cs, ss, ds)]
+    move = [t.format(c=c, s=s) for t, c, s in itertools.product(ch(MOVE_TEMPLATES, 'verb'), cs, ss)]
+    return list(dict.fromkeys(push + move + list(ch(WAIT_TEMPLATES, 'verb'))))
 
 # %% ../nbs/08_data.ipynb #44d8cce8
 @dataclass
@@ -103,6 +125,8 @@ class WorldConfig:
     table_depth: float = 0.7      # depth of the table plane; the hand goes down to it
     gap: float = 0.03             # minimum free space between objects and hands
     placement_tries: int = 32     # candidate positions per object or hand
+    held_out_words: tuple = ()    # words no instruction uses (with phrasing='seen'), e.g. ('crimson', 'cube')
+    phrasing: str = 'seen'        # 'seen', or 'held_out' ('held_out:<slot>'): put held-out words in (one slot of) each instruction
 
     def __post_init__(self):
         n_obj = self.num_object_points
@@ -111,6 +135,23 @@ class WorldConfig:
         if n_obj < self.max_objects: raise ValueError(f"{n_obj} object points cannot cover {self.max_objects} objects")
         if self.shift[1] > 0.5 - self.obj_radius[1]: raise ValueError("shift too large: objects could leave the frame")
         if self.p_push + self.p_move > 1: raise ValueError("p_push + p_move must be <= 1")
+        self._check_phrasing()
+
+    def _check_phrasing(self):
+        "Held-out words must be words of the world, and leave every slot a seen phrasing."
+        words = self.held_out_words
+        if isinstance(words, str) or not all(isinstance(w, str) for w in words):
+            raise ValueError(f"held_out_words must be a list of words, got {words!r}")
+        self.held_out_words = tuple(w.lower() for w in words)
+        known = set().union(*map(phrase_words, PUSH_TEMPLATES + MOVE_TEMPLATES + WAIT_TEMPLATES + sum(COLOUR_WORDS + SHAPE_WORDS + DIRECTION_WORDS, ())))
+        unknown = [w for w in self.held_out_words if w not in known]
+        if unknown: raise ValueError(f"held_out_words: {unknown} are not words of the world's instructions")
+        if self.phrasing not in PHRASINGS: raise ValueError(f"phrasing must be one of {PHRASINGS}, got {self.phrasing!r}")
+        groups = [('verb', PUSH_TEMPLATES), ('verb', MOVE_TEMPLATES), ('verb', WAIT_TEMPLATES)] + \
+                 [('colour', ws) for ws in COLOUR_WORDS] + [('shape', ws) for ws in SHAPE_WORDS] + [('direction', ws) for ws in DIRECTION_WORDS]
+        for slot, xs in groups:
+            if not phrase_choices(xs, slot, self.held_out_words):
+                raise ValueError(f"held_out_words leave no seen phrasing among {xs}: keep at least one")
 
     @property
     def num_object_points(self) -> int:
@@ -332,7 +373,8 @@ def sample_tasks(cfg:WorldConfig, rng:BatchRNG, sc:Scenes,
     wait = kinds == KINDS.index('wait')
     valid = np.where(kinds[:, None] == KINDS.index('move'), free, np.arange(D) == d[:, None]) & ~wait[:, None]
     tgt, d = np.where(wait, -1, tgt), np.where(wait, -1, d)
-    text = [instruction_text(KINDS[k], sc.obj_colour[b, t], sc.obj_shape[b, t], d_, words[b]) for b, (k, t, d_) in enumerate(zip(kinds, tgt, d))]
+    text = [instruction_text(KINDS[k], sc.obj_colour[b, t], sc.obj_shape[b, t], d_, words[b], cfg.held_out_words, cfg.phrasing)
+            for b, (k, t, d_) in enumerate(zip(kinds, tgt, d))]
     return Tasks(kinds, tgt, d, valid, shift, text)
 
 # %% ../nbs/08_data.ipynb #e1d31193

@@ -6,7 +6,7 @@ Docs: https://y2r-dev.github.io/y2r/metrics.html.md"""
 
 # %% ../nbs/09_metrics.ipynb #a9eca925
 from __future__ import annotations
-import textwrap
+import math, textwrap
 from typing import Mapping
 
 import numpy as np
@@ -20,8 +20,8 @@ from .data import DIRECTION_VECTORS
 
 # %% auto #0
 __all__ = ['point_errors', 'masked_mean', 'ade', 'fde', 'min_ade', 'min_fde', 'hand_position_error', 'rot6d_to_matrix',
-           'rotation_angle', 'hand_rotation_error', 'object_direction', 'instruction_following', 'direction_coverage',
-           'track_metrics', 'track_segments', 'show_tracks', 'show_batch']
+           'rotation_angle', 'hand_rotation_error', 'object_direction', 'instruction_following', 'wilson',
+           'direction_coverage', 'track_metrics', 'track_segments', 'show_tracks', 'show_batch']
 
 # %% ../nbs/09_metrics.ipynb #48d630c3
 def point_errors(pred:torch.Tensor, # (..., 2) predicted positions or displacements, image units
@@ -117,6 +117,17 @@ def instruction_following(disp:torch.Tensor,       # (..., N, T, 2) displacement
     d = object_direction(disp, pid, target, thresh)
     ok = (F.one_hot(d.clamp(min=0), valid_dirs.shape[-1]).bool() & valid_dirs).any(-1) & (d >= 0)
     return still & torch.where(target >= 0, ok, True)
+
+# %% ../nbs/09_metrics.ipynb #7edc9e14
+def wilson(k:int, n:int, # successes out of trials
+           z:float=1.96) -> tuple: # (low, high); 1.96: 95%
+    "The Wilson score interval of the share `k / n`."
+    if n == 0: return (float('nan'), float('nan'))
+    p = k / n
+    d = 1 + z * z / n
+    c = (p + z * z / (2 * n)) / d
+    h = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
+    return (c - h, c + h)
 
 # %% ../nbs/09_metrics.ipynb #ba870534
 def direction_coverage(preds:torch.Tensor,      # (B, K, N, T, 2) K sampled displacements per input

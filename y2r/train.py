@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 
 from .checkpoint import config_diff, load_checkpoint, save_checkpoint, set_rng_state
 from .config import Config, load_config, save_config, world_config
-from .data import H5TrackDataset, SyntheticWorld, collate_tracks, remove_stale_temps
+from .data import H5TrackDataset, SyntheticWorld, collate_tracks, instruction_texts, remove_stale_temps
 from .evaluate import evaluate, sample_disp, score, take
 from .factory import create_model
 from .runlog import append_metrics, plot_run, truncate_metrics
@@ -100,8 +100,8 @@ def make_datasets(cfg:Config) -> tuple: # train dataset, validation dataset
     return train, H5TrackDataset(d.dataset, 'val', disp_stats=train.disp_stats, **kw)
 
 def dataset_texts(ds) -> list|None:
-    "The training instructions of an HDF5 dataset, for the scratch tokenizer; None for the synthetic world (its own)."
-    if isinstance(ds, SyntheticWorld): return None
+    "The training instructions of a dataset, for the scratch tokenizer; None for the synthetic world without held-out words."
+    if isinstance(ds, SyntheticWorld): return instruction_texts(ds.cfg.held_out_words) if ds.cfg.held_out_words else None
     eps = ds._file()['episodes']
     return [str(eps[n].attrs['instruction']) for n in ds.train_episodes]
 

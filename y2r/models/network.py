@@ -19,7 +19,7 @@ from fastcore.basics import patch
 from torch import Tensor, nn
 
 from ..contract import HAND_KEYS, INPUT_KEYS, check_keys, check_shape, check_values
-from .encoders import build_image_encoder, build_text_encoder, point_features
+from .encoders import TEXT_ENCODERS, build_image_encoder, build_text_encoder, point_features
 from .layers import Attention, DiTBlock, FinalLayer, TimestepEmbedder, sincos_embedding, sincos_embedding_2d
 
 # %% ../../nbs/04_network.ipynb #2c70d67f
@@ -102,8 +102,8 @@ def _check_encoders(c):
     "Raise a `ValueError` unless the encoders of the `ModelConfig` `c` are ones `build_*_encoder` knows."
     if not _named(c.image_encoder, 'patch', 'timm:'):
         raise ValueError(f"`image_encoder` must be 'patch' or 'timm:<name>', got {c.image_encoder!r}")
-    if not _named(c.text_encoder, 'scratch', 'hf:'):
-        raise ValueError(f"`text_encoder` must be 'scratch' or 'hf:<name>', got {c.text_encoder!r}")
+    if not (c.text_encoder == 'minilm' or _named(c.text_encoder, 'scratch', 'hf:')):
+        raise ValueError(f"`text_encoder` must be {TEXT_ENCODERS}, got {c.text_encoder!r}")
     words = c.vocab is None or (isinstance(c.vocab, (list, tuple)) and all(isinstance(w, str) for w in c.vocab))
     if not words: raise ValueError(f"`vocab` must be None or a list of str (`Tokenizer.from_texts(texts).vocab`), got {c.vocab!r:.60}")
 
@@ -132,7 +132,8 @@ class ModelConfig:
     point_pixels: int = 3              # and the raw pixels of a k x k window around it (0: off)
     # -- text
     text_mode: bool = True             # condition on an instruction
-    text_encoder: str = 'scratch'      # 'scratch' (needs vocab) or 'hf:<name>'
+    text_encoder: str = 'scratch'      # 'scratch' (needs vocab), 'minilm' (pretrained, offline: y2r[pretrained]) or 'hf:<name>'
+    text_encoder_frozen: bool = True   # pretrained text encoders: keep their weights fixed (only a projection trains)
     vocab: list|None = None            # tokenizer vocabulary, from the training instructions; saved with the model
     text_encoder_depth: int = 2        # transformer blocks of the scratch text encoder
     max_text_len: int = 32             # tokens per instruction at most, [BOS] included
@@ -196,7 +197,8 @@ class TrackDiT(nn.Module):
         self.register_parameter('null_text_embedding', None)
         if not c.text_mode: return
         H = c.hidden_size
-        self.text_encoder = build_text_encoder(c.text_encoder, H, c.vocab, c.text_encoder_depth, c.num_heads, c.max_text_len)
+        self.text_encoder = build_text_encoder(c.text_encoder, H, c.vocab, c.text_encoder_depth, c.num_heads, c.max_text_len,
+                                               c.text_encoder_frozen)
         self.null_text_embedding = nn.Parameter(torch.randn(1, H) * 0.02)  # (1, H): one token meaning "no instruction"
         self.text_pool = nn.Linear(H, H)  # pooled instruction -> condition vector
 
