@@ -469,8 +469,11 @@ def train(config=None, # YAML path, dict or `Config`; None: `default_config()`
         run_dir = free_dir(cfg.training.out_dir) if main else None
         tr = Trainer(cfg)
         tr.run_dir = Path(_broadcast(str(run_dir), tr.rank, tr.world))
-    if tr.is_main: print(f'run folder: {tr.run_dir}  ({sum(p.numel() for p in tr.model.parameters()):,} parameters, '
-                         f'{tr.world} x {tr.device})')
+    if tr.is_main:
+        n = sum(p.numel() for p in tr.model.parameters() if p.requires_grad)
+        frozen = sum(p.numel() for p in tr.model.parameters()) - n
+        print(f'run folder: {tr.run_dir}  ({n:,} trained parameters{f" + {frozen:,} frozen" if frozen else ""}, '
+              f'{tr.world} x {tr.device})')
     return tr.fit()
 
 # %% ../nbs/15_train.ipynb #d9ada9e7

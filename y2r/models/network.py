@@ -19,7 +19,7 @@ from fastcore.basics import patch
 from torch import Tensor, nn
 
 from ..contract import HAND_KEYS, INPUT_KEYS, check_keys, check_shape, check_values
-from .encoders import TEXT_ENCODERS, build_image_encoder, build_text_encoder, point_features
+from .encoders import IMAGE_ENCODERS, TEXT_ENCODERS, build_image_encoder, build_text_encoder, point_features
 from .layers import Attention, DiTBlock, FinalLayer, TimestepEmbedder, sincos_embedding, sincos_embedding_2d
 
 # %% ../../nbs/04_network.ipynb #2c70d67f
@@ -100,8 +100,8 @@ def _named(v, plain:str, prefix:str) -> bool:
 
 def _check_encoders(c):
     "Raise a `ValueError` unless the encoders of the `ModelConfig` `c` are ones `build_*_encoder` knows."
-    if not _named(c.image_encoder, 'patch', 'timm:'):
-        raise ValueError(f"`image_encoder` must be 'patch' or 'timm:<name>', got {c.image_encoder!r}")
+    if not (c.image_encoder == 'efficientnet_lite0' or _named(c.image_encoder, 'patch', 'timm:')):
+        raise ValueError(f"`image_encoder` must be {IMAGE_ENCODERS}, got {c.image_encoder!r}")
     if not (c.text_encoder == 'minilm' or _named(c.text_encoder, 'scratch', 'hf:')):
         raise ValueError(f"`text_encoder` must be {TEXT_ENCODERS}, got {c.text_encoder!r}")
     words = c.vocab is None or (isinstance(c.vocab, (list, tuple)) and all(isinstance(w, str) for w in c.vocab))
@@ -124,8 +124,9 @@ class ModelConfig:
     num_heads: int = 4                 # attention heads
     mlp_ratio: float = 4.0             # MLP width / H
     # -- image
-    image_encoder: str = 'patch'       # 'patch' (from scratch, offline) or 'timm:<name>'
+    image_encoder: str = 'patch'       # 'patch' (from scratch), 'efficientnet_lite0' (ImageNet, offline: y2r[pretrained]) or 'timm:<name>'
     image_pretrained: bool = False     # timm only: load pretrained weights
+    image_encoder_frozen: bool = True  # efficientnet_lite0: keep its weights fixed (only a projection trains)
     patch_size: int = 8                # pixels per patch side; frame height and width must be multiples
     image_encoder_depth: int = 2       # transformer blocks of the patch encoder
     point_features: bool = True        # each query point (and hand) reads the image features at its location
@@ -179,7 +180,8 @@ class TrackDiT(nn.Module):
         c = self.config
         H = c.hidden_size
         self.image_encoder = build_image_encoder(c.image_encoder, H, c.frame_stack, c.patch_size,
-                                                 c.image_encoder_depth, c.num_heads, c.image_pretrained)
+                                                 c.image_encoder_depth, c.num_heads, c.image_pretrained,
+                                                 c.image_encoder_frozen)
         self.t_embedder = TimestepEmbedder(H)
         self.ctx_type = nn.Embedding(2, H)  # conditioning token types: 0 scene, 1 text
         self.query_proj = nn.Linear(H, H)   # 2-D code of a point's position
