@@ -97,6 +97,7 @@ def _brief(v) -> str:
 def config_diff(saved:dict, model_cfg:ModelConfig) -> list:
     "The fields where a saved model config and `model_cfg` differ, as 'name: saved -> model' strings."
     now = asdict(model_cfg)
+    saved = {f.name: f.default for f in fields(ModelConfig)} | saved  # a field newer than the checkpoint: its default
     return [f'{k}: {_brief(saved.get(k))} -> {_brief(now[k])}' for k in now if saved.get(k) != now[k]]
 
 def load_weights(model:DiffusionIntentTracker, ckpt:dict, key:str='model'):

@@ -22,14 +22,15 @@ from .contract import BATCH_SHAPES, check_keys, normalize_disp, normalize_frames
 
 # %% auto #0
 __all__ = ['COLOURS', 'COLOUR_RGB', 'COLOUR_WORDS', 'SHAPES', 'SHAPE_WORDS', 'DIRECTIONS', 'DIRECTION_VECTORS', 'DIRECTION_WORDS',
-           'PUSH_TEMPLATES', 'MOVE_TEMPLATES', 'WAIT_TEMPLATES', 'KINDS', 'SLOTS', 'PHRASINGS', 'SHAPE_MASKS',
-           'HAND_RGB', 'THUMB_RGB', 'HAND_ID', 'EPISODE_KEYS', 'HAND_EPISODE_KEYS', 'phrase_words', 'phrase_choices',
-           'instruction_text', 'instruction_texts', 'WorldConfig', 'BatchRNG', 'Scenes', 'place_discs', 'sample_scenes',
-           'pixel_centres', 'paint', 'render_background', 'render_frames', 'sample_points', 'free_directions', 'Tasks',
-           'sample_tasks', 'min_jerk', 'wrap_angle', 'simulate', 'yaw_pitch_to_rot6d', 'point_tracks',
-           'displacement_stats', 'make_batch', 'unbatch', 'SyntheticWorld', 'collate_tracks', 'check_episode',
-           'remove_stale_temps', 'atomic_path', 'write_track_file', 'world_episodes', 'export_world', 'split_episodes',
-           'open_track_file', 'save_stats', 'load_stats', 'H5TrackDataset']
+           'PUSH_TEMPLATES', 'MOVE_TEMPLATES', 'WAIT_TEMPLATES', 'KINDS', 'REFS', 'OBJECT_TEMPLATES', 'RELATION_WORDS',
+           'SLOTS', 'PHRASINGS', 'SHAPE_MASKS', 'HAND_RGB', 'THUMB_RGB', 'HAND_ID', 'EPISODE_KEYS', 'HAND_EPISODE_KEYS',
+           'phrase_words', 'phrase_choices', 'instruction_text', 'instruction_texts', 'WorldConfig', 'BatchRNG',
+           'Scenes', 'object_pairs', 'place_discs', 'sample_scenes', 'pixel_centres', 'paint', 'render_background',
+           'render_frames', 'sample_points', 'free_directions', 'Tasks', 'resolve', 'references', 'sample_tasks',
+           'min_jerk', 'wrap_angle', 'simulate', 'yaw_pitch_to_rot6d', 'point_tracks', 'displacement_stats',
+           'make_batch', 'unbatch', 'SyntheticWorld', 'collate_tracks', 'check_episode', 'remove_stale_temps',
+           'atomic_path', 'write_track_file', 'world_episodes', 'export_world', 'split_episodes', 'open_track_file',
+           'save_stats', 'load_stats', 'H5TrackDataset']
 
 # %% ../nbs/08_data.ipynb #a2b56f8f
 COLOURS = ('red', 'green', 'blue', 'yellow', 'purple', 'cyan')
@@ -48,16 +49,27 @@ DIRECTION_WORDS = (('left', 'to the left', 'leftwards'), ('right', 'to the right
                    ('up', 'upwards', 'towards the top'), ('down', 'downwards', 'towards the bottom'))
 
 # %% ../nbs/08_data.ipynb #3f6d0a91
-PUSH_TEMPLATES = ('push the {c} {s} {d}', 'slide the {c} {s} {d}', 'shove the {c} {s} {d}',
-                  'nudge the {c} {s} {d}', 'move the {c} {s} {d}', 'please push the {c} {s} {d}')
-MOVE_TEMPLATES = ('move the {c} {s}', 'shift the {c} {s}', 'move the {c} {s} somewhere',
-                  'push the {c} {s} anywhere', 'give the {c} {s} a push')
+PUSH_TEMPLATES = ('push {o} {d}', 'slide {o} {d}', 'shove {o} {d}', 'nudge {o} {d}', 'move {o} {d}', 'please push {o} {d}')
+MOVE_TEMPLATES = ('move {o}', 'shift {o}', 'move {o} somewhere', 'push {o} anywhere', 'give {o} a push')
 WAIT_TEMPLATES = ('wait', "don't touch anything", 'do nothing', 'stay still',
                   'leave everything as it is', 'hold still')
 KINDS = ('push', 'move', 'wait')
 
+# %% ../nbs/08_data.ipynb #e608b379
+REFS = ('colour_shape', 'colour', 'shape', 'relation', 'partial')
+OBJECT_TEMPLATES = {  # (colour named, shape named, relation named) -> phrasings
+    (True, True, False): ('the {c} {s}',),
+    (True, False, False): ('the {c} one', 'the {c} object', 'the {c} thing'),
+    (False, True, False): ('the {s}',),
+    (False, False, False): ('something', 'any object', 'one of the objects'),
+    (True, False, True): ('the {r} {c} one',),
+    (False, True, True): ('the {r} {s}',),
+    (False, False, True): ('the {r} one', 'the {r} object'),
+}
+RELATION_WORDS = (('leftmost',), ('rightmost',), ('topmost', 'highest'), ('lowest', 'bottommost'))  # the extreme along DIRECTIONS
+
 # %% ../nbs/08_data.ipynb #6bf4691e
-SLOTS = ('verb', 'colour', 'shape', 'direction')
+SLOTS = ('verb', 'object', 'colour', 'shape', 'direction')
 PHRASINGS = ('seen', 'held_out') + tuple(f'held_out:{s}' for s in SLOTS)
 
 def phrase_words(phrase:str) -> set:
@@ -76,18 +88,21 @@ def phrase_choices(xs:tuple, # the phrasings of one slot, e.g. COLOUR_WORDS[0]
     return (unseen or seen) if phrasing in ('held_out', f'held_out:{slot}') else seen
 
 def instruction_text(kind:str, # 'push', 'move' or 'wait'
-                     colour:int=0, shape:int=0, direction:int=0, # indices into COLOURS, SHAPES, DIRECTIONS
-                     u=(0, 0, 0, 0), # 4 numbers in [0, 1) that pick template, colour, shape and direction words
+                     colour:int=0, shape:int=0, direction:int=0, # indices into COLOURS, SHAPES, DIRECTIONS; colour or shape -1: not named
+                     u=(0,) * 6, # 6 numbers in [0, 1) that pick template, colour, shape, direction, object and relation words
                      held_out=(), phrasing:str='seen', # words kept out of training, and whether to use them (`phrase_choices`)
+                     relation:int=-1, # index into DIRECTIONS: "the leftmost ..." and the like; -1: none
                     ) -> str:
     "One phrasing of an instruction"
-    u = iter(u)
+    u = iter(tuple(u) + (0,) * (6 - len(u)))
     def pick(xs, slot):
         xs = phrase_choices(xs, slot, held_out, phrasing)
         return xs[int(next(u) * len(xs))]
     templates = dict(zip(KINDS, (PUSH_TEMPLATES, MOVE_TEMPLATES, WAIT_TEMPLATES)))[kind]
-    return pick(templates, 'verb').format(c=pick(COLOUR_WORDS[colour], 'colour'), s=pick(SHAPE_WORDS[shape], 'shape'),
-                                          d=pick(DIRECTION_WORDS[direction], 'direction'))
+    t, c, s, d = (pick(templates, 'verb'), pick(COLOUR_WORDS[colour], 'colour'), pick(SHAPE_WORDS[shape], 'shape'),
+                  pick(DIRECTION_WORDS[direction], 'direction'))
+    o = pick(OBJECT_TEMPLATES[colour >= 0, shape >= 0, relation >= 0], 'object')
+    return t.format(o=o.format(c=c, s=s, r=pick(RELATION_WORDS[relation], 'object')), d=d)
 
 # %% ../nbs/08_data.ipynb #4266dba2
 def instruction_texts(held_out=(), phrasing:str='seen') -> list[str]:
@@ -95,9 +110,12 @@ def instruction_texts(held_out=(), phrasing:str='seen') -> list[str]:
     ch = lambda xs, slot: phrase_choices(xs, slot, held_out, phrasing)
     cs = [w for ws in COLOUR_WORDS for w in ch(ws, 'colour')]
     ss = [w for ws in SHAPE_WORDS for w in ch(ws, 'shape')]
+    rs = [w for ws in RELATION_WORDS for w in ch(ws, 'object')]
     ds = [w for ws in DIRECTION_WORDS for w in ch(ws, 'direction')]
-    push = [t.format(c=c, s=s, d=d) for t, c, s, d in itertools.product(ch(PUSH_TEMPLATES, 'verb'), cs, ss, ds)]
-    move = [t.format(c=c, s=s) for t, c, s in itertools.product(ch(MOVE_TEMPLATES, 'verb'), cs, ss)]
+    objs = [o.format(c=c, s=s, r=r) for (hc, hs, hr), os_ in OBJECT_TEMPLATES.items() for o in ch(os_, 'object')
+            for c in (cs if hc else ['']) for s in (ss if hs else ['']) for r in (rs if hr else [''])]
+    push = [t.format(o=o, d=d) for t, o, d in itertools.product(ch(PUSH_TEMPLATES, 'verb'), objs, ds)]
+    move = [t.format(o=o) for t, o in itertools.product(ch(MOVE_TEMPLATES, 'verb'), objs)]
     return list(dict.fromkeys(push + move + list(ch(WAIT_TEMPLATES, 'verb'))))
 
 # %% ../nbs/08_data.ipynb #44d8cce8
@@ -110,10 +128,15 @@ class WorldConfig:
     frame_stack: int = 1          # F frames per sample: t = -(F-1) .. 0
     num_hands: int = 1            # Hh hands; hand 0 does the pushing, the others stay idle
     min_objects: int = 2          # objects per scene, drawn uniformly in [min, max]
-    max_objects: int = 4          # at most 5: every object has its own shape
+    max_objects: int = 4          # at most 5
+    p_repeat: float = 0.5         # chance that a further object shares the colour (and, apart, the shape) of an earlier one
     object_frac: float = 0.5      # fraction of query points on objects; the rest lie on the table
     p_push: float = 0.6           # "push the red block left": one right answer
     p_move: float = 0.25          # "move the red block": any free direction; the rest is "wait"
+    ref_mix: tuple = (0.25, 0.2, 0.2, 0.2, 0.15)  # weights of REFS, among those the scene allows (none with weight: colour and shape)
+    relation_margin: float = 0.08 # "the leftmost ball" only if it lies this much further left than the next ball
+    held_out_pairs: tuple = ('red ball', 'green triangle', 'blue diamond', 'yellow cross', 'purple block')  # never in a 'seen' scene
+    composition: str = 'seen'     # 'seen'; 'held_out': every instruction names a held-out pair, beside objects of its colour and shape
     obj_radius: tuple = (0.07, 0.1)   # object size, fraction of the image
     shift: tuple = (0.15, 0.25)   # distance the instructed object travels, fraction of the image
     contact_time: tuple = (0.25, 0.45)  # fraction of the horizon at which the hand reaches the object
@@ -136,6 +159,30 @@ class WorldConfig:
         if self.shift[1] > 0.5 - self.obj_radius[1]: raise ValueError("shift too large: objects could leave the frame")
         if self.p_push + self.p_move > 1: raise ValueError("p_push + p_move must be <= 1")
         self._check_phrasing()
+        self._check_references()
+
+    def _check_references(self):
+        "The reference mix, the held-out colour-shape pairs and the composition must make sense."
+        for k in ('p_repeat', 'relation_margin'):
+            if not 0 <= getattr(self, k) <= 1: raise ValueError(f"{k} must lie in [0, 1], got {getattr(self, k)!r}")
+        mix = tuple(self.ref_mix)
+        if len(mix) != len(REFS) or min(mix) < 0 or sum(mix) <= 0:
+            raise ValueError(f"ref_mix must be {len(REFS)} weights >= 0 for {REFS}, not all zero; got {mix!r}")
+        self.ref_mix = mix
+        pairs = tuple(self.held_out_pairs)
+        if isinstance(self.held_out_pairs, str): raise ValueError(f"held_out_pairs must be a list like ['red ball'], got {pairs!r}")
+        bad = [p for p in pairs if len(p.split()) != 2 or p.split()[0] not in COLOURS or p.split()[1] not in SHAPES]
+        if bad: raise ValueError(f"held_out_pairs: {bad} are not 'colour shape' pairs of {COLOURS} and {SHAPES}")
+        self.held_out_pairs = pairs
+        if self.composition not in ('seen', 'held_out'): raise ValueError(f"composition must be 'seen' or 'held_out', got {self.composition!r}")
+        if self.composition == 'held_out' and not pairs: raise ValueError("composition='held_out' needs held_out_pairs")
+        if len(set(pairs)) > len(COLOURS) * len(SHAPES) - self.max_objects:
+            raise ValueError(f"held_out_pairs leave fewer than max_objects={self.max_objects} colour-shape pairs for a scene")
+
+    @property
+    def held_out_set(self) -> frozenset:
+        "The held-out pairs as (colour, shape) indices."
+        return frozenset((COLOURS.index(c), SHAPES.index(s)) for c, s in map(str.split, self.held_out_pairs))
 
     def _check_phrasing(self):
         "Held-out words must be words of the world, and leave every slot a seen phrasing."
@@ -143,11 +190,12 @@ class WorldConfig:
         if isinstance(words, str) or not all(isinstance(w, str) for w in words):
             raise ValueError(f"held_out_words must be a list of words, got {words!r}")
         self.held_out_words = tuple(w.lower() for w in words)
-        known = set().union(*map(phrase_words, PUSH_TEMPLATES + MOVE_TEMPLATES + WAIT_TEMPLATES + sum(COLOUR_WORDS + SHAPE_WORDS + DIRECTION_WORDS, ())))
+        known = set().union(*map(phrase_words, PUSH_TEMPLATES + MOVE_TEMPLATES + WAIT_TEMPLATES + sum(tuple(OBJECT_TEMPLATES.values()) + COLOUR_WORDS + SHAPE_WORDS + DIRECTION_WORDS + RELATION_WORDS, ())))
         unknown = [w for w in self.held_out_words if w not in known]
         if unknown: raise ValueError(f"held_out_words: {unknown} are not words of the world's instructions")
         if self.phrasing not in PHRASINGS: raise ValueError(f"phrasing must be one of {PHRASINGS}, got {self.phrasing!r}")
         groups = [('verb', PUSH_TEMPLATES), ('verb', MOVE_TEMPLATES), ('verb', WAIT_TEMPLATES)] + \
+                 [('object', ws) for ws in OBJECT_TEMPLATES.values()] + [('object', ws) for ws in RELATION_WORDS] + \
                  [('colour', ws) for ws in COLOUR_WORDS] + [('shape', ws) for ws in SHAPE_WORDS] + [('direction', ws) for ws in DIRECTION_WORDS]
         for slot, xs in groups:
             if not phrase_choices(xs, slot, self.held_out_words):
@@ -179,8 +227,8 @@ class Scenes:
     present: np.ndarray      # (B, K) bool, object slot in use
     obj_xy: np.ndarray       # (B, K, 2) object centres, x and y in [0, 1]
     obj_r: np.ndarray        # (B, K) object radii, fraction of the image
-    obj_shape: np.ndarray    # (B, K) indices into SHAPES, distinct within a sample
-    obj_colour: np.ndarray   # (B, K) indices into COLOURS, distinct within a sample
+    obj_shape: np.ndarray    # (B, K) indices into SHAPES
+    obj_colour: np.ndarray   # (B, K) indices into COLOURS; no two objects of a sample share both
     obj_rgb: np.ndarray      # (B, K, 3) the drawn colours (COLOUR_RGB plus a little variation)
     hand_uvd: np.ndarray     # (B, Hh, 3) hands at t=0: u, v in [0, 1] and depth
     hand_yaw: np.ndarray     # (B, Hh) rotation about the camera axis at t=0, radians
@@ -189,7 +237,38 @@ class Scenes:
     bg_rgb: np.ndarray       # (B, 3) table colour
     bg_shade: np.ndarray     # (B, 2, 3) smooth brightness waves along y and x: frequency, phase, amplitude
     bg_grain: np.ndarray     # (B, 4) wood grain: frequency, angle, phase, amplitude
+    focus: np.ndarray        # (B,) the object of a held-out pair (composition='held_out'), else -1
     def __len__(self): return len(self.present)
+
+# %% ../nbs/08_data.ipynb #1e0f209f
+def object_pairs(n:int, # objects in the scene
+                 u:np.ndarray, # (K, 3) numbers in [0, 1): repeat the colour?, repeat the shape?, which pair
+                 order:np.ndarray, # (K,) numbers in [0, 1) that shuffle the first n slots
+                 p_repeat:float=.5, # chance of repeating a colour (and, apart, a shape)
+                 banned=frozenset(), # (colour, shape) pairs no object may have
+                 focus_pairs=(), # with pairs: slot 0 takes one of them, slot 1 its colour, slot 2 its shape (then shuffled)
+                ) -> tuple: # colours (K,), shapes (K,), the focus slot (-1 without focus pairs)
+    "Colour and shape indices of one scene's K object slots: no pair twice, none banned"
+    K = len(u)
+    C, S = np.divmod(np.arange(len(COLOURS) * len(SHAPES)), len(SHAPES))  # every pair
+    free = np.array([(c, s) not in banned for c, s in zip(C, S)])
+    used_c, used_s = np.zeros(len(COLOURS), bool), np.zeros(len(SHAPES), bool)
+    picks = []
+    for j in range(K):
+        if focus_pairs and j == 0: rules = [np.isin(C * len(SHAPES) + S, [c * len(SHAPES) + s for c, s in focus_pairs])]
+        elif focus_pairs and j in (1, 2) and j < n:  # one of the same colour, one of the same shape
+            c0, s0 = C[picks[0]], S[picks[0]]
+            rules = [free & ((C == c0) if j == 1 else (S == s0))]
+        else:
+            rc, rs = used_c[C] == (u[j, 0] < p_repeat), used_s[S] == (u[j, 1] < p_repeat)
+            rules = [free & rc & rs, free & rc, free] if j else [free]
+        cands = next(np.flatnonzero(m) for m in rules if m.any())
+        k = cands[int(u[j, 2] * len(cands))]
+        picks.append(k)
+        free[k], used_c[C[k]], used_s[S[k]] = False, True, True
+    perm = np.r_[np.argsort(order[:n]), np.arange(n, K)]
+    picks = np.array(picks)[perm]
+    return C[picks], S[picks], (int(np.argsort(perm)[0]) if focus_pairs else -1)
 
 # %% ../nbs/08_data.ipynb #87774101
 def place_discs(cands:np.ndarray,  # (B, M, tries, 2) uniform candidates
@@ -218,8 +297,10 @@ def sample_scenes(cfg:WorldConfig, rng:BatchRNG) -> Scenes:
     depth = rng.uniform(*cfg.hand_depth, Hh)
     radii = np.concatenate([obj_r, cfg.hand_radius * cfg.table_depth / depth], 1)    # (B, K + Hh)
     xy = place_discs(rng.random(K + Hh, cfg.placement_tries, 2), radii, np.pad(present, ((0, 0), (0, Hh)), constant_values=True), cfg.gap)
-    colour = np.argsort(rng.random(len(COLOURS)), -1)[:, :K]  # a random permutation: distinct colours
-    shape = np.argsort(rng.random(len(SHAPES)), -1)[:, :K]
+    u, order = rng.random(K, 3), rng.random(K)
+    focus = cfg.held_out_set if cfg.composition == 'held_out' else ()  # only a focus object has a held-out pair
+    colour, shape, focus = map(np.array, zip(*[object_pairs(n, u_, o_, cfg.p_repeat, cfg.held_out_set, focus)
+                                                for n, u_, o_ in zip(n_obj, u, order)]))
     rgb = np.clip(COLOUR_RGB[colour] + rng.uniform(-.05, .05, K, 3), 0, 1)
     yaw = rng.uniform(-np.pi, np.pi, Hh)
     pitch = rng.uniform(-.4, .4, Hh)
@@ -228,7 +309,7 @@ def sample_scenes(cfg:WorldConfig, rng:BatchRNG) -> Scenes:
     shade = rng.uniform((1, 0, 0), (8, 2 * np.pi, .12), 2, 3)
     grain = rng.uniform((20, 0, 0, .01), (60, np.pi, 2 * np.pi, .05), 4)
     return Scenes(present, xy[:, :K], obj_r, shape, colour, rgb, np.concatenate([xy[:, K:], depth[..., None]], -1),
-                  yaw, pitch, vel, bg_rgb, shade, grain)
+                  yaw, pitch, vel, bg_rgb, shade, grain, focus)
 
 # %% ../nbs/08_data.ipynb #1d6f2d9e
 SHAPE_MASKS = (
@@ -347,35 +428,90 @@ def free_directions(xy:np.ndarray,    # (..., 2) object centres
 class Tasks:
     "What the instructions of a batch ask for"
     kind: np.ndarray        # (B,) indices into KINDS
-    target: np.ndarray      # (B,) instructed object, -1 for 'wait'
+    target: np.ndarray      # (B,) the object that moves in the ground truth, -1 for 'wait'
     direction: np.ndarray   # (B,) direction the target moves in the ground truth, -1 for 'wait'
     valid_dirs: np.ndarray  # (B, D) bool, directions that follow the instruction
     shift: np.ndarray       # (B,) travel distance, fraction of the image
     text: list              # B instructions
+    ref: np.ndarray         # (B,) indices into REFS of how the object is named, -1 for 'wait'
+    valid_targets: np.ndarray  # (B, K) bool, the objects the instruction may mean (none for 'wait')
+
+def resolve(present:np.ndarray, colours:np.ndarray, shapes:np.ndarray, xy:np.ndarray, # (K,), (K,), (K,), (K, 2) of one scene
+            colour:int=-1, shape:int=-1, relation:int=-1, # what the reference names; -1: not named
+           ) -> np.ndarray: # (K,) bool
+    "The objects a reference means: those of the named colour and shape and, with a relation, the furthest of them that way"
+    m = present & ((colours == colour) | (colour < 0)) & ((shapes == shape) | (shape < 0))
+    if relation >= 0 and m.any(): m = np.arange(len(m)) == np.where(m, xy @ DIRECTION_VECTORS[relation], -np.inf).argmax()
+    return m
+
+def references(present, colours, shapes, xy, # one scene, as for `resolve`
+               t:int, # the target slot
+               margin:float=.08, # how much further than the next one the relation's object must lie
+              ) -> list: # (ref index, colour, shape, relation) per way of naming object t
+    "Every way REFS has of naming object `t` in this scene (the `partial` ones name others with it)"
+    c, s = colours[t], shapes[t]
+    same_c, same_s = (present & (colours == c)).sum(), (present & (shapes == s)).sum()
+    out = [(0, c, s, -1)] * int(same_c > 1) + [(1, c, -1, -1)] * int(same_c == 1) + [(2, -1, s, -1)] * int(same_s == 1)
+    for gc, gs in ((c, -1), (-1, s), (-1, -1)):
+        group = resolve(present, colours, shapes, xy, gc, gs)
+        if group.sum() < 2: continue
+        out += [(4, gc, gs, -1)]  # several objects answer: a partial reference
+        for r in range(len(DIRECTIONS)):
+            score = xy @ DIRECTION_VECTORS[r]
+            if score[t] - np.where(group & (np.arange(len(group)) != t), score, -np.inf).max() >= margin: out.append((3, gc, gs, r))
+    return out
 
 def sample_tasks(cfg:WorldConfig, rng:BatchRNG, sc:Scenes,
                  kind:str|None=None,      # force 'push', 'move' or 'wait'
-                 target:int|None=None,    # force the instructed object slot
+                 target:int|None=None,    # force the object that moves
                  direction:int|None=None, # force the direction
+                 ref:str|None=None,       # force a way of naming the object (REFS); where the scene has none, 'colour_shape'
                 ) -> Tasks:
     "Draw instructions for a batch of scenes; the random streams advance the same way whatever is forced"
     u = rng.random()
     uk = rng.random()
     shift = rng.uniform(*cfg.shift)
     uc = rng.random()
-    words = rng.random(4)
-    B = len(sc)
+    words = rng.random(6)
+    ur = rng.random(2)
+    B, K = sc.present.shape
     D = len(DIRECTIONS)
     kinds = np.searchsorted([cfg.p_push, cfg.p_push + cfg.p_move], u, 'right') if kind is None else np.full(B, KINDS.index(kind))
-    tgt = (uk * sc.present.sum(1)).astype(int) if target is None else np.full(B, target)
-    free = free_directions(sc.obj_xy[np.arange(B), tgt], sc.obj_r[np.arange(B), tgt], shift)  # (B, D)
+    mix = np.asarray(cfg.ref_mix, float)
+    tgt, refs, valid_t, names = np.zeros(B, int), np.zeros(B, int), np.zeros((B, K), bool), []
+    for b in range(B):
+        scene = sc.present[b], sc.obj_colour[b], sc.obj_shape[b], sc.obj_xy[b]
+        if target is not None: cands = [target]
+        elif sc.focus[b] >= 0: cands = [sc.focus[b]]
+        else: cands = np.flatnonzero(sc.present[b])
+        if ref is not None and target is None and sc.focus[b] < 0:  # the targets this reference can name
+            cands = [t for t in cands if any(o[0] == REFS.index(ref) for o in references(*scene, t, cfg.relation_margin))] or cands
+        t = cands[int(uk[b] * len(cands))]
+        opts = references(*scene, t, cfg.relation_margin)
+        if sc.focus[b] >= 0: opts = [(0, sc.obj_colour[b, t], sc.obj_shape[b, t], -1)]
+        elif ref is not None: opts = [o for o in opts if o[0] == REFS.index(ref)] or [(0, sc.obj_colour[b, t], sc.obj_shape[b, t], -1)]
+        ok = sorted({o[0] for o in opts})  # the references this target allows, drawn by their weights (forced: the one)
+        w = mix[ok] if ref is None else np.ones(len(ok))
+        if w.sum() > 0:
+            r = ok[min(int(np.searchsorted(w.cumsum() / w.sum(), ur[b, 0], 'right')), len(ok) - 1)]
+            mine = [o for o in opts if o[0] == r]
+            o = mine[int(ur[b, 1] * len(mine))]
+        else: o = (0, sc.obj_colour[b, t], sc.obj_shape[b, t], -1)  # none of the allowed ones has weight: colour and shape
+        r = o[0]
+        tgt[b], refs[b] = t, r
+        names.append(o[1:])
+        valid_t[b] = resolve(*scene, *o[1:])
+    free_all = free_directions(sc.obj_xy, sc.obj_r, shift[:, None])  # (B, K, D)
+    free = free_all[np.arange(B), tgt]  # (B, D)
     d = (free.cumsum(1) > (uc * free.sum(1)).astype(int)[:, None]).argmax(1) if direction is None else np.full(B, direction)
     wait = kinds == KINDS.index('wait')
-    valid = np.where(kinds[:, None] == KINDS.index('move'), free, np.arange(D) == d[:, None]) & ~wait[:, None]
-    tgt, d = np.where(wait, -1, tgt), np.where(wait, -1, d)
-    text = [instruction_text(KINDS[k], sc.obj_colour[b, t], sc.obj_shape[b, t], d_, words[b], cfg.held_out_words, cfg.phrasing)
-            for b, (k, t, d_) in enumerate(zip(kinds, tgt, d))]
-    return Tasks(kinds, tgt, d, valid, shift, text)
+    move_dirs = (free_all & valid_t[..., None]).any(1)  # a move: any free direction of any object it may mean
+    valid = np.where(kinds[:, None] == KINDS.index('move'), move_dirs, np.arange(D) == d[:, None]) & ~wait[:, None]
+    tgt, d, refs = np.where(wait, -1, tgt), np.where(wait, -1, d), np.where(wait, -1, refs)
+    valid_t &= ~wait[:, None]
+    text = [instruction_text(KINDS[k], *name[:2], d_, words[b], cfg.held_out_words, cfg.phrasing, relation=name[2])
+            for b, (k, name, d_) in enumerate(zip(kinds, names, d))]
+    return Tasks(kinds, tgt, d, valid, shift, text, refs, valid_t)
 
 # %% ../nbs/08_data.ipynb #e1d31193
 def min_jerk(s:np.ndarray) -> np.ndarray:
@@ -497,7 +633,8 @@ class SyntheticWorld(Dataset):
         frames = np.stack([img0 if t == c.frame_stack - 1 else draw(sc.obj_xy + obj[:, t], uvd[:, t], yaw[:, t])[0] for t in ts], 1)
         return dict(frames=frames.transpose(0, 1, 3, 4, 2), tracks=tracks, visibility=np.ones(tracks.shape[:3], bool),
                     hand_uvd=uvd, hand_rot=yaw_pitch_to_rot6d(yaw, sc.hand_pitch[:, None]), text=tk.text,
-                    annotations=dict(point_object_id=pid, target_object=tk.target, direction=tk.direction, valid_dirs=tk.valid_dirs),
+                    annotations=dict(point_object_id=pid, target_object=tk.target, direction=tk.direction, valid_dirs=tk.valid_dirs,
+                                     ref=tk.ref, valid_targets=tk.valid_targets),
                     scenes=sc, tasks=tk)
 
 # %% ../nbs/08_data.ipynb #46a42d5c

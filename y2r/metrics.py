@@ -109,8 +109,14 @@ def instruction_following(disp:torch.Tensor,       # (..., N, T, 2) displacement
                           pid:torch.Tensor,        # (..., N) object under each point, -1 for background
                           target:torch.Tensor,     # (...) instructed object, -1: nothing may move
                           valid_dirs:torch.Tensor, # (..., D) bool, directions the instruction allows
-                          thresh:float=.05) -> torch.Tensor: # (...) bool
-    "Whether the target moved in a valid direction and nothing else moved (a wait: nothing moved)"
+                          thresh:float=.05,
+                          valid_targets:torch.Tensor|None=None, # (..., K) bool, every object the instruction may mean
+                         ) -> torch.Tensor: # (...) bool
+    "Whether the target (or any of `valid_targets`) moved in a valid direction and nothing else moved (a wait: nothing moved)"
+    if valid_targets is not None:  # one answer per object it may mean: any will do
+        each = torch.stack([instruction_following(disp, pid, torch.full_like(target, k), valid_dirs, thresh)
+                            for k in range(valid_targets.shape[-1])], -1)  # (..., K)
+        return torch.where(target >= 0, (each & valid_targets).any(-1), instruction_following(disp, pid, target, valid_dirs, thresh))
     t = target[..., None]
     others = (pid != t) | (t < 0)                                                   # (..., N)
     still = ((disp[..., -1, :].norm(dim=-1) < thresh) | ~others).all(-1)
@@ -171,7 +177,8 @@ def track_metrics(pred_disp:torch.Tensor, # (B, K, N, T, 2) or (B, N, T, 2) disp
         pid = batch['point_object_id']
         tgt = batch['target_object']
         valid = batch['valid_dirs']
-        m['instruction_following'] = instruction_following(preds, pid[:, None], tgt[:, None], valid[:, None], thresh).float()
+        vt = batch['valid_targets'][:, None] if 'valid_targets' in batch else None
+        m['instruction_following'] = instruction_following(preds, pid[:, None], tgt[:, None], valid[:, None], thresh, vt).float()
         if preds.shape[1] > 1: m['direction_coverage'] = direction_coverage(preds, pid, tgt, valid, thresh)
     return {k: x.float().nanmean().item() for k, x in m.items()}
 

@@ -6,15 +6,17 @@ Docs: https://y2r-dev.github.io/y2r/runlog.html.md"""
 
 # %% auto #0
 __all__ = ['FIELDS', 'append_metrics', 'read_metrics', 'truncate_metrics', 'run_metrics', 'plot_losses', 'plot_timestep_counts',
-           'plot_timestep_loss', 'plot_cfg_metrics', 'plot_run']
+           'plot_timestep_loss', 'plot_cfg_metrics', 'plot_ref_metrics', 'plot_run']
 
 # %% ../nbs/14_runlog.ipynb #69418bce
 import csv
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import numpy as np
 import torch
 
+from .data import REFS
 from .metrics import show_tracks
 from .timestep_sampling import plot_probs
 
@@ -115,20 +117,41 @@ def plot_cfg_metrics(metrics:dict, # name -> (steps, values), with `cfg{scale}/{
         ax2.set_ylabel('ADE (px, dashed)')
     return ax
 
+# %% ../nbs/14_runlog.ipynb #a703a0d7
+def plot_ref_metrics(metrics:dict, # name -> (steps, values), with `cfg{scale}/if_{ref}` names
+                     ax=None,
+                     refs=REFS, # the reference kinds, in order
+                    ):
+    "The last validation's instruction following per reference kind (groups of bars, one bar per CFG scale)."
+    if ax is None: _, ax = plt.subplots(figsize=(5, 3))
+    scales = sorted({float(k.split('/')[0][3:]) for k in metrics if k.startswith('cfg')})
+    refs = [r for r in refs if any(f'cfg{s:g}/if_{r}' in metrics for s in scales)]
+    w = .8 / max(len(scales), 1)
+    for i, s in enumerate(scales):
+        vals = [metrics[f'cfg{s:g}/if_{r}'][1][-1] if f'cfg{s:g}/if_{r}' in metrics else np.nan for r in refs]
+        ax.bar(np.arange(len(refs)) + (i - (len(scales) - 1) / 2) * w, vals, w, label=f'CFG {s:g}')
+    ax.set_xticks(range(len(refs)), [r.replace('_', '+') for r in refs], fontsize=8)
+    ax.set(ylabel='instruction following', ylim=(0, 1.02), title='Following per reference (last validation)')
+    if refs: ax.legend(fontsize=7, ncol=2)
+    else: ax.text(.5, .5, 'no reference kinds in this data', ha='center', va='center', transform=ax.transAxes)
+    return ax
+
 # %% ../nbs/14_runlog.ipynb #3dd4bd38
 def plot_run(run_dir_or_metrics, # a run folder, or its curves as `read_metrics` gives them
              sampler, # the model's timestep sampler
              path=None, # save the figure here (and close it)
              example:dict|None=None, # a validation sample's frame, query, gt_disp, pred_disp (and title), to draw
             ):
-    "The run's plots in one figure: losses, validation against CFG scale, the timestep sampler and a predicted sample."
-    fig, axs = plt.subplots(2, 3, figsize=(15, 7))
+    "The run's plots in one figure: losses, validation against CFG scale and per reference, the timestep sampler and a predicted sample."
+    fig, axs = plt.subplots(2, 4, figsize=(20, 7))
     m = run_dir_or_metrics if isinstance(run_dir_or_metrics, dict) else run_metrics(run_dir_or_metrics)
     plot_losses(m, axs[0, 0])
     plot_cfg_metrics(m, axs[0, 1])
-    plot_probs(sampler, axs[0, 2])
+    plot_ref_metrics(m, axs[0, 2])
+    plot_probs(sampler, axs[0, 3])
     plot_timestep_counts(sampler, axs[1, 0])
     plot_timestep_loss(sampler, axs[1, 1])
+    axs[1, 3].axis('off')
     if example is None: axs[1, 2].axis('off')
     else:
         show_tracks(example['frame'], example['query'], example['gt_disp'], example['pred_disp'], ax=axs[1, 2],

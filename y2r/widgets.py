@@ -153,10 +153,11 @@ def load_pretrained(device='cpu', # where to put the model
 def demo_world(model, # a `DiffusionIntentTracker`
                num_points:int=12, # query points per sample
                length:int=64, seed:int=1000, # samples, and a seed away from the usual training seeds
+               **world, # other `WorldConfig` fields; by default the training config's world (no repeats, colour and shape named)
               ) -> SyntheticWorld:
     "A synthetic world with the frame size, horizon and frame stack `model` was built for."
     c = model.config
     wc = WorldConfig(image_size=c.image_size, num_points=num_points, num_future_steps=c.num_future_steps,
-                     frame_stack=c.frame_stack)
+                     frame_stack=c.frame_stack, **dict(p_repeat=0.0, ref_mix=(1, 0, 0, 0, 0)) | world)
     stats = {key: v.cpu() for key, v in model.disp_stats.items()}
     return SyntheticWorld(wc, length=length, seed=seed, disp_stats=stats)
