@@ -298,8 +298,8 @@ def sample_scenes(cfg:WorldConfig, rng:BatchRNG) -> Scenes:
     radii = np.concatenate([obj_r, cfg.hand_radius * cfg.table_depth / depth], 1)    # (B, K + Hh)
     xy = place_discs(rng.random(K + Hh, cfg.placement_tries, 2), radii, np.pad(present, ((0, 0), (0, Hh)), constant_values=True), cfg.gap)
     u, order = rng.random(K, 3), rng.random(K)
-    focus = cfg.held_out_set if cfg.composition == 'held_out' else ()  # only a focus object has a held-out pair
-    colour, shape, focus = map(np.array, zip(*[object_pairs(n, u_, o_, cfg.p_repeat, cfg.held_out_set, focus)
+    focus_pairs = cfg.held_out_set if cfg.composition == 'held_out' else ()  # only a focus object has a held-out pair
+    colour, shape, focus = map(np.array, zip(*[object_pairs(n, u_, o_, cfg.p_repeat, cfg.held_out_set, focus_pairs)
                                                 for n, u_, o_ in zip(n_obj, u, order)]))
     rgb = np.clip(COLOUR_RGB[colour] + rng.uniform(-.05, .05, K, 3), 0, 1)
     yaw = rng.uniform(-np.pi, np.pi, Hh)
@@ -487,18 +487,18 @@ def sample_tasks(cfg:WorldConfig, rng:BatchRNG, sc:Scenes,
         if ref is not None and target is None and sc.focus[b] < 0:  # the targets this reference can name
             cands = [t for t in cands if any(o[0] == REFS.index(ref) for o in references(*scene, t, cfg.relation_margin))] or cands
         t = cands[int(uk[b] * len(cands))]
+        whole = (0, sc.obj_colour[b, t], sc.obj_shape[b, t], -1)  # colour and shape: always one object
         opts = references(*scene, t, cfg.relation_margin)
-        if sc.focus[b] >= 0: opts = [(0, sc.obj_colour[b, t], sc.obj_shape[b, t], -1)]
-        elif ref is not None: opts = [o for o in opts if o[0] == REFS.index(ref)] or [(0, sc.obj_colour[b, t], sc.obj_shape[b, t], -1)]
+        if sc.focus[b] >= 0: opts = [whole]
+        elif ref is not None: opts = [o for o in opts if o[0] == REFS.index(ref)] or [whole]
         ok = sorted({o[0] for o in opts})  # the references this target allows, drawn by their weights (forced: the one)
         w = mix[ok] if ref is None else np.ones(len(ok))
+        o = whole  # where none of the allowed ones has weight
         if w.sum() > 0:
             r = ok[min(int(np.searchsorted(w.cumsum() / w.sum(), ur[b, 0], 'right')), len(ok) - 1)]
             mine = [o for o in opts if o[0] == r]
             o = mine[int(ur[b, 1] * len(mine))]
-        else: o = (0, sc.obj_colour[b, t], sc.obj_shape[b, t], -1)  # none of the allowed ones has weight: colour and shape
-        r = o[0]
-        tgt[b], refs[b] = t, r
+        tgt[b], refs[b] = t, o[0]
         names.append(o[1:])
         valid_t[b] = resolve(*scene, *o[1:])
     free_all = free_directions(sc.obj_xy, sc.obj_r, shift[:, None])  # (B, K, D)

@@ -189,7 +189,7 @@ def reference_following(model:nn.Module, # a `DiffusionIntentTracker`, in eval m
     bar.close()
     return out
 
-def plot_reference_following(res:dict, # as `reference_following` gives, or several of them: {label: res}
+def plot_reference_following(res:dict, # set name -> {scale: (followed, n)}, as `reference_following` gives
                              ax=None, title:str='Instruction following per reference'):
     "Bars of the followed share per set and scale, with 95% Wilson intervals."
     if ax is None: _, ax = plt.subplots(figsize=(8, 3.2))
