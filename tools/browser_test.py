@@ -1,14 +1,21 @@
-"""Open the CFG explorer notebook in JupyterLab in headless Chromium, run it, move the CFG slider, check the figure changes.
+"""Open the CFG explorer notebook in JupyterLab in headless Chromium, run it, and drive the explorer on the packaged models.
 
     python tools/browser_test.py [--notebook nbs/16_cfg_explorer.ipynb] [--out DIR] [--timeout 300]
 
 Needs `jupyterlab`, `ipywidgets`, `playwright` (pip; the browser itself is never downloaded) and Debian's
 `chromium` (`apt-get install -y chromium`). JupyterLab listens on 127.0.0.1 only, on a free port, with a
-random token, in a temporary folder holding a copy of the notebook; the server and its kernels are stopped
-whatever happens. Screenshots, the figure before and after, and the server log go to `--out`
-(default: `$Y2R_ARTIFACTS`, else /tmp/y2r-browser). Exit status 0 when the figure changed, 1 otherwise.
+random token, in a temporary folder holding a copy of the notebook (without the cells `#| slow`, `#| cuda` or
+`#| notest` mark, as `nbdev-test` runs it); the server and its kernels are stopped whatever happens.
+
+The test drives the notebook's last explorer, the one on the two packaged models: it steps the CFG slider from 3
+to 5 with eight key presses and checks that the picture changes, that the last picture is of scale 5 and that
+values which arrived while a picture was drawn were skipped rather than queued; then it switches to the early model
+and checks that the picture changes again. Screenshots (the page, the explorer, the figure before and after each
+step) and the server log go to `--out` (default: `$Y2R_ARTIFACTS`, else /tmp/y2r-browser); `explorer.png` is the
+picture the notebook shows where the widget cannot run (nbs/images/cfg_explorer.png: copy it there when the explorer's
+looks change). Exit status 0 when every check passed, 1 otherwise.
 """
-import argparse, base64, json, os, secrets, shutil, signal, socket, subprocess, sys, tempfile, time, urllib.request
+import argparse, json, os, re, secrets, shutil, signal, socket, subprocess, sys, tempfile, time, urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -20,13 +27,17 @@ def free_port() -> int:
         s.bind(('127.0.0.1', 0))
         return s.getsockname()[1]
 
+SKIPPED = re.compile(r'^#\|\s*(slow|cuda|notest)\b', re.M)  # the project's `tst_flags`: cells `nbdev-test` leaves out
+
 def prepare_notebook(src: Path, dst: Path) -> Path:
-    "Copy `src` to `dst` without its outputs and without the cell that exports the library (it needs the repo)."
+    "Copy `src` to `dst` without its outputs, the cells `nbdev-test` skips, and the cell that exports the library (it needs the repo)."
     nb = json.loads(src.read_text())
-    nb['cells'] = [c for c in nb['cells'] if 'nbdev_export' not in ''.join(c['source'])]
+    nb['cells'] = [c for c in nb['cells'] if 'nbdev_export' not in ''.join(c['source'])
+                   and not (c['cell_type'] == 'code' and SKIPPED.search(''.join(c['source'])))]
     for c in nb['cells']:
         if c['cell_type'] == 'code': c['outputs'], c['execution_count'] = [], None
     dst.write_text(json.dumps(nb))
+    if (src.parent / 'images').is_dir(): shutil.copytree(src.parent / 'images', dst.parent / 'images')  # pictures the markdown shows
     return dst
 
 @contextmanager
@@ -100,11 +111,6 @@ def run_notebook(page, timeout_s: float) -> dict:
         time.sleep(1)
     raise TimeoutError(f'the notebook did not finish within {timeout_s}s: {page.evaluate(RUN_STATE)}')
 
-def save_png(src: str, path: Path) -> Path:
-    "Write the PNG of a data URL (or note that the image was not inline)."
-    if src and src.startswith('data:image/png;base64,'): path.write_bytes(base64.b64decode(src.split(',', 1)[1]))
-    return path
-
 def move_slider(page, explorer, label: str, presses: int) -> str:
     "Focus the handle of the slider labelled `label`, press ArrowRight `presses` times; return the readout."
     slider = explorer.locator('.widget-slider').filter(has=page.locator('label', has_text=label)).first
@@ -116,10 +122,17 @@ def move_slider(page, explorer, label: str, presses: int) -> str:
     page.wait_for_function('([el, v]) => el.textContent.trim() !== v', arg=[readout.element_handle(), before], timeout=10_000)
     return readout.inner_text()
 
+def wait_drawn(page, status, pattern: str, timeout_s: float = 120) -> str:
+    "Wait until the explorer's status line matches `pattern` (a regular expression); return the line."
+    page.wait_for_function('([el, p]) => new RegExp(p).test(el.textContent)', arg=[status.element_handle(), pattern],
+                           timeout=timeout_s * 1000)
+    page.wait_for_function(KERNEL_IDLE, timeout=timeout_s * 1000)
+    return status.inner_text()
+
 def browser_check(url: str, token: str, nb_name: str, out: Path, chromium: str, timeout_s: float) -> dict:
-    "Open the notebook, run it, move the CFG slider, and compare the explorer's figure before and after."
+    "Open the notebook, run it, then step the CFG slider and switch the model of the packaged explorer, checking the picture."
     from playwright.sync_api import sync_playwright
-    t0, res = time.time(), {}
+    t0, res, checks = time.time(), {}, {}
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=chromium, headless=True, args=['--no-sandbox', '--disable-gpu'])
         try:
@@ -129,32 +142,37 @@ def browser_check(url: str, token: str, nb_name: str, out: Path, chromium: str, 
             page.wait_for_selector('.jp-Notebook', timeout=60_000)
             res['run'] = run_notebook(page, timeout_s)
             res['run_s'] = round(time.time() - t0, 1)
-            explorer = page.locator('.y2r-cfg-explorer').first
+            explorer = page.locator('.y2r-cfg-explorer').last
             explorer.scroll_into_view_if_needed()
-            img = explorer.locator('.widget-output img').first
-            img.wait_for(state='visible', timeout=60_000)
-            before = img.get_attribute('src')
+            models = explorer.locator('.widget-toggle-button')
+            res['models'] = models.all_inner_texts()
+            checks['the explorer offers both packaged models'] = res['models'] == ['y2r-small', 'y2r-small-early']
+            status, img = explorer.locator('.widget-html').first, explorer.locator('img.widget-image').first
+            res['status_first'] = wait_drawn(page, status, r'y2r-small: CFG 3 drawn')
+            img.scroll_into_view_if_needed()
+            before = img.screenshot(path=str(out / 'figure_before.png'))
             page.screenshot(path=str(out / 'explorer_before.png'))
-            save_png(before, out / 'figure_before.png')
             res['readout'] = move_slider(page, explorer, 'CFG scale', presses=8)  # 3 -> 5 in steps of 0.25
-            page.wait_for_function('([el, v]) => el.isConnected && el.getAttribute("src") !== v || '
-                                   '!el.isConnected', arg=[img.element_handle(), before], timeout=60_000)
-            page.wait_for_function(KERNEL_IDLE, timeout=60_000)  # every redraw the key presses asked for is done
-            page.wait_for_timeout(1000)
-            img = explorer.locator('.widget-output img').first
-            img.wait_for(state='visible', timeout=60_000)
-            after = img.get_attribute('src')
-            explorer.scroll_into_view_if_needed()
+            res['status_keys'] = wait_drawn(page, status, r'y2r-small: CFG 5 drawn')
+            after = img.screenshot(path=str(out / 'figure_after.png'))
+            skipped = re.search(r'(\d+) stale values? skipped', res['status_keys'])
+            res['skipped'] = int(skipped.group(1)) if skipped else 0
+            checks['the picture changed with the scale'] = before != after
+            checks['the last picture is of scale 5'] = res['readout'].strip() == '5.00'
+            checks['values that came while drawing were skipped, not queued'] = res['skipped'] >= 1
+            explorer.locator('.widget-toggle-button', has_text='y2r-small-early').click()
+            res['status_model'] = wait_drawn(page, status, r'y2r-small-early: CFG 5 drawn')
+            early = img.screenshot(path=str(out / 'figure_early.png'))
+            checks['the picture changed with the model'] = early != after
+            explorer.screenshot(path=str(out / 'explorer.png'))
             page.screenshot(path=str(out / 'explorer_after.png'))
-            save_png(after, out / 'figure_after.png')
-            res.update(changed=bool(before) and bool(after) and before != after, src_lengths=(len(before or ''), len(after or '')))
         except Exception:
             try: page.screenshot(path=str(out / 'failure.png'))
             except Exception: pass
             raise
         finally:
             browser.close()
-    res['total_s'] = round(time.time() - t0, 1)
+    res.update(checks=checks, total_s=round(time.time() - t0, 1))
     return res
 
 def main(argv=None) -> int:
@@ -179,9 +197,11 @@ def main(argv=None) -> int:
         print(f'FAIL after {time.time() - t0:.0f}s: {type(e).__name__}: {e}\nartefacts: {a.out}', file=sys.stderr)
         return 1
     finally: signal.alarm(0)
-    ok = res.get('changed', False)
-    print(f"{'PASS' if ok else 'FAIL'}: the explorer's figure {'changed' if ok else 'did not change'} when the CFG slider moved "
-          f"to {res.get('readout')} ({res.get('run', {}).get('code')} cells run in {res.get('run_s')}s, {time.time() - t0:.0f}s in all)")
+    ok = all(res['checks'].values())
+    for name, passed in res['checks'].items(): print(f"  {'ok  ' if passed else 'FAIL'} {name}")
+    print(f"  after {res['readout']}: {res['status_keys']}")
+    print(f"{'PASS' if ok else 'FAIL'}: the explorer on {', '.join(res['models'])}: {res['status_model']} "
+          f"({res['run']['code']} cells run in {res['run_s']}s, {time.time() - t0:.0f}s in all)")
     for f in sorted(a.out.glob('*.png')): print('  ', f)
     return 0 if ok else 1
 

@@ -6,24 +6,31 @@ Docs: https://y2r-dev.github.io/y2r/cfg_explorer.html.md"""
 
 # %% ../nbs/16_cfg_explorer.ipynb #da4d395d
 from __future__ import annotations
+import io, json, threading, time
 from importlib.resources import files
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import numpy as np
 import torch
+from matplotlib.cm import ScalarMappable
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
 from .checkpoint import load_model
 from .models.diffusion_model import WEIGHTS_NAME, DiffusionIntentTracker
 from .contract import denormalize_disp
 from .data import SyntheticWorld, WorldConfig, WAIT_TEMPLATES
-from .metrics import show_tracks
+from .evaluate import reference_following, reference_sets
+from .metrics import show_tracks, wilson
 
 try: import ipywidgets as widgets
 except ImportError: widgets = None  # the render functions work without it; `CFGExplorer` needs the `explorer` extra
 
 # %% auto #0
-__all__ = ['predict_sample', 'render_cfg', 'cfg_sweep', 'plot_cfg_sweep', 'CFGExplorer', 'pretrained_path',
-           'pretrained_available', 'load_pretrained', 'demo_world']
+__all__ = ['CURVE_SCALES', 'PACKAGED', 'CURVE_NAME', 'predict_sample', 'draw_prediction', 'render_cfg', 'cfg_sweep',
+           'plot_cfg_sweep', 'demo_world', 'following_curve', 'plot_following_curve', 'render_panels', 'CFGExplorer',
+           'pretrained_path', 'pretrained_available', 'load_pretrained', 'packaged_curve']
 
 # %% ../nbs/16_cfg_explorer.ipynb #bbc17c9d
 def predict_sample(model, # a `DiffusionIntentTracker`
@@ -47,6 +54,20 @@ def predict_sample(model, # a `DiffusionIntentTracker`
     return res
 
 # %% ../nbs/16_cfg_explorer.ipynb #e59fb00a
+def draw_prediction(ax, # where to draw
+                    sample:dict, # the unbatched sample predicted for
+                    pred:dict, # from `predict_sample`
+                    title:str='', # over the panel
+                    show_gt:bool=False, # also draw the sample's true tracks
+                   ):
+    "Predicted tracks (coloured by time) and hand paths (dashed, from a circle) of `pred` over the sample's frame."
+    show_tracks(sample['frames'][-1], sample['query_coords'], sample['gt_disp'] if show_gt else None, pred['track_disp'],
+                title=title, ax=ax)
+    for uv in pred.get('hand_uv', torch.empty(0, 0, 2)).flatten(0, 1): # (T+1, 2) per sample and hand
+        ax.plot(*uv.T, color='deepskyblue', lw=1, ls='--', alpha=.8)
+        ax.plot(*uv[0], 'o', color='deepskyblue', mfc='none', ms=6)
+    return ax
+
 def render_cfg(model, # a `DiffusionIntentTracker`
                sample:dict, # one unbatched sample of the data contract
                text:str|None=None, # the instruction; None or '': the sample's own
@@ -58,13 +79,8 @@ def render_cfg(model, # a `DiffusionIntentTracker`
                ax=None, figsize=(4, 4)):
     "Predicted tracks and hand paths over the sample's frame at CFG scale `scale`; returns the axes"
     text = text or sample.get('text', '')
-    p = predict_sample(model, sample, text, scale, steps, seed, k)
-    ax = show_tracks(sample['frames'][-1], sample['query_coords'], sample['gt_disp'] if show_gt else None, p['track_disp'],
-                     title=f'CFG {scale:g} | K={k} | {text}', ax=ax, figsize=figsize)
-    for uv in p.get('hand_uv', torch.empty(0, 0, 2)).flatten(0, 1): # (T+1, 2) per sample and hand
-        ax.plot(*uv.T, color='deepskyblue', lw=1, ls='--', alpha=.8)
-        ax.plot(*uv[0], 'o', color='deepskyblue', mfc='none', ms=6)
-    return ax
+    if ax is None: _, ax = plt.subplots(figsize=figsize)
+    return draw_prediction(ax, sample, predict_sample(model, sample, text, scale, steps, seed, k), f'CFG {scale:g} | K={k} | {text}', show_gt)
 
 # %% ../nbs/16_cfg_explorer.ipynb #9735af2d
 def cfg_sweep(model, # a `DiffusionIntentTracker`
@@ -91,64 +107,6 @@ def plot_cfg_sweep(sweep:dict, # from `cfg_sweep`
     ax.legend(fontsize=8)
     return ax
 
-# %% ../nbs/16_cfg_explorer.ipynb #b6ec7039
-class CFGExplorer:
-    "Controls for `render_cfg`: CFG scale, instruction, sample, DDIM steps, seed, K; redraws on every change."
-    def __init__(self, model, # a `DiffusionIntentTracker`
-                 samples:list, # unbatched samples to pick from, e.g. `[world.sample(i) for i in range(8)]`
-                 examples:list|None=None, # instructions offered in the box; default: the samples' own and 'wait'
-                 scale:float=3.0, steps:int|None=None, seed:int=0, k:int=1, figsize=(4.5, 4.5)):
-        if widgets is None: raise ImportError('CFGExplorer needs ipywidgets: pip install "y2r[explorer]"')
-        self.model = model
-        self.samples = samples
-        self.figsize = figsize
-        self.ax = None
-        W = widgets
-        opts = dict(continuous_update=False, style={'description_width': '90px'})
-        self.controls = dict(
-            scale=W.FloatSlider(scale, min=0, max=10, step=.25, description='CFG scale', **opts),
-            text=W.Combobox(value='', options=list(dict.fromkeys(examples or [s['text'] for s in samples] + [WAIT_TEMPLATES[0]])),
-                            placeholder="the sample's own instruction", description='instruction', ensure_option=False, **opts),
-            index=W.IntSlider(0, min=0, max=len(samples) - 1, description='sample', **opts),
-            steps=W.IntSlider(steps or model.config.num_inference_steps, min=1, max=50, description='DDIM steps', **opts),
-            seed=W.BoundedIntText(seed, min=0, max=2**31 - 1, description='seed', style=opts['style']),
-            k=W.IntSlider(k, min=1, max=16, description='K samples', **opts),
-            show_gt=W.Checkbox(False, description='true tracks', indent=False))
-        self.out = W.interactive_output(self.draw, self.controls)
-        c = self.controls
-        self.ui = W.VBox([W.HBox([W.VBox([c['scale'], c['text'], c['index']]), W.VBox([c['steps'], c['seed'], c['k'], c['show_gt']])]), self.out])
-        self.ui.add_class('y2r-cfg-explorer')
-
-    def draw(self, scale, text, index, steps, seed, k, show_gt):
-        "Render one picture (called by the widgets) and show it."
-        self.ax = render_cfg(self.model, self.samples[index], text, scale, steps, seed, k, show_gt, figsize=self.figsize)
-        plt.show()
-
-    def _repr_mimebundle_(self, **kwargs): return self.ui._repr_mimebundle_(**kwargs)
-
-# %% ../nbs/16_cfg_explorer.ipynb #b8ac9ea9
-def pretrained_path() -> Path:
-    "Where the packaged model lives: the folder `y2r/weights/y2r-small` inside the installed package."
-    return Path(str(files('y2r').joinpath('weights').joinpath('y2r-small')))
-
-def pretrained_available() -> bool:
-    "Is the packaged model installed?"
-    return (pretrained_path() / WEIGHTS_NAME).is_file()
-
-def load_pretrained(device='cpu', # where to put the model
-                    ema:bool=True, # the EMA weights when the checkpoint has them
-                    path=None, # a `save_pretrained` folder or a training checkpoint (.pt) instead; None: the packaged model
-                   ):
-    "The packaged small model in eval mode; FileNotFoundError, saying how to make it, if it is missing."
-    p = pretrained_path() if path is None else Path(path)
-    if p.is_dir() and (p / WEIGHTS_NAME).is_file(): return DiffusionIntentTracker.from_pretrained(p, map_location=device).to(device)
-    if path is None:
-        raise FileNotFoundError(f'no packaged checkpoint at {p}. Train one with `y2r-train` (configs/train_diffusion.yaml), '
-                                'then `load_model(\'runs/train/best.pt\').save_pretrained(...)` into {p} '
-                                'and reinstall the package (`pip install -e .` in a checkout); or load any checkpoint with '
-                                '`y2r.checkpoint.load_model(path)`.')
-    return load_model(p, device=device, ema=ema).eval()
-
 # %% ../nbs/16_cfg_explorer.ipynb #0bcddadd
 def demo_world(model, # a `DiffusionIntentTracker`
                num_points:int=12, # query points per sample
@@ -161,3 +119,221 @@ def demo_world(model, # a `DiffusionIntentTracker`
                      frame_stack=c.frame_stack, **dict(p_repeat=0.0, ref_mix=(1, 0, 0, 0, 0)) | world)
     stats = {key: v.cpu() for key, v in model.disp_stats.items()}
     return SyntheticWorld(wc, length=length, seed=seed, disp_stats=stats)
+
+# %% ../nbs/16_cfg_explorer.ipynb #59c20025
+CURVE_SCALES = (0, 0.5, 1, 1.5, 2, 3, 4, 5, 7, 10)
+
+def following_curve(model, # a `DiffusionIntentTracker`, in eval mode
+                    world:SyntheticWorld|None=None, # where the pushes come from; None: `demo_world(model)`, unseen in training
+                    n:int=256, # pushes per scale
+                    scales=CURVE_SCALES, # CFG scales
+                    seed:int=0, # of the samples' noise, the same at every scale
+                    progress:bool=False, # a progress bar over the scales
+                   ) -> dict: # scale, followed (pushes followed at each scale), n, seed, world_seed
+    "How many of `n` held-out pushes (the instruction names colour and shape) the model follows at every CFG scale."
+    world = world or demo_world(model)
+    res = reference_following(model, reference_sets(world, n=n, sets=('colour_shape',)), scales, seed, progress)['colour_shape']
+    return dict(scale=[float(s) for s in scales], followed=[res[float(s)][0] for s in scales], n=n, seed=seed, world_seed=world.seed)
+
+# %% ../nbs/16_cfg_explorer.ipynb #eba66504
+def plot_following_curve(curve:dict, # from `following_curve`
+                         scale:float|None=None, # a scale to mark, e.g. the explorer's
+                         label:str|None=None, ax=None, figsize=(4, 3), color=None):
+    "Instruction following against the CFG scale with 95% Wilson intervals (shaded); returns the axes"
+    if ax is None: _, ax = plt.subplots(figsize=figsize)
+    s, k, n = np.array(curve['scale']), np.array(curve['followed']), curve['n']
+    lo, hi = np.array([wilson(int(a), n) for a in k]).T
+    line, = ax.plot(s, k / n, 'o-', ms=3, color=color, label=label)
+    ax.fill_between(s, lo, hi, color=line.get_color(), alpha=.2, lw=0)
+    ax.axvline(1, color='grey', lw=.8, ls=':')  # the conditional model: no guidance
+    if scale is not None:
+        ax.axvline(scale, color='k', lw=1.2)
+        ax.plot([scale], [np.interp(scale, s, k / n)], 'o', color='k', ms=5)
+    ax.set(xlabel='CFG scale', ylabel='instructions followed', ylim=(0, 1.02), xlim=(s.min() - .2, s.max() + .2))
+    ax.yaxis.set_major_formatter(lambda v, _: f'{v:.0%}')
+    if label: ax.legend(fontsize=7, loc='lower right')
+    return ax
+
+# %% ../nbs/16_cfg_explorer.ipynb #a50edc71
+def render_panels(model, # a `DiffusionIntentTracker`
+                  sample:dict, # one unbatched sample of the data contract
+                  text:str|None=None, # the instruction; None or '': the sample's own
+                  scale:float=3.0, # the chosen CFG scale, drawn beside scales 0 and 1
+                  steps:int|None=None, seed:int=0, k:int=1, # DDIM steps, noise seed and samples, shared by the panels
+                  show_gt:bool=False, # also draw the sample's true tracks
+                  curve:dict|None=None, # a `following_curve` to draw beside, with `scale` marked
+                  title:str|None=None, # over the figure; default: the instruction
+                  preds:dict|None=None, # scale -> `predict_sample` result already computed (the explorer's cache)
+                  fig=None, figsize=(12, 4.6)):
+    "Unguided (scale 0), conditional (scale 1) and guided (`scale`) predictions side by side, a legend, and the curve; returns the figure"
+    text = text or sample.get('text', '')
+    preds = dict(preds or {})
+    for s in (0.0, 1.0, float(scale)):
+        if s not in preds: preds[s] = predict_sample(model, sample, text, s, steps, seed, k)
+    fig = fig or plt.figure(figsize=figsize)
+    fig.set_layout_engine('constrained')
+    axs = fig.subplots(1, 4 if curve else 3, gridspec_kw=dict(width_ratios=[1, 1, 1, 1.25][:4 if curve else 3]))
+    names = {0.0: 'no instruction', 1.0: 'conditional'}
+    for ax, s in zip(axs, (0.0, 1.0, float(scale))):
+        draw_prediction(ax, sample, preds[s], f'CFG {s:g}: {names.get(s, "guided")}', show_gt)
+    T = preds[0.0]['track_disp'].shape[-2]
+    fig.colorbar(ScalarMappable(plt.Normalize(0, T), 'plasma'), ax=list(axs[:3]), orientation='horizontal', fraction=.05, pad=.02,
+                 shrink=.6, aspect=40, label=f'track colour: future step (0 = now, {T} = the end)')
+    handles = [Line2D([], [], ls='none', marker='o', mfc='w', mec='k', label='query point'),
+               Line2D([], [], color=plt.colormaps['plasma'](.5), lw=1.3, label=f'predicted track ({k} per panel)')]
+    if show_gt: handles.append(Line2D([], [], color=plt.colormaps['plasma'](.5), lw=4, alpha=.45, label="true track (the sample's own instruction)"))
+    if 'hand_uv' in preds[0.0]:
+        handles.append(Line2D([], [], color='deepskyblue', ls='--', marker='o', mfc='none', markevery=[0], label='hand: now (circle), path (dashed)'))
+    fig.legend(handles=handles, loc='outside lower center', fontsize=8, frameon=False, ncol=len(handles))
+    if curve:
+        plot_following_curve(curve, scale, ax=axs[3])
+        axs[3].set_title(f"following, {curve['n']} held-out pushes (95% CI)", fontsize=8)
+    fig.suptitle(title if title is not None else f'"{text}"', fontsize=10)
+    return fig
+
+# %% ../nbs/16_cfg_explorer.ipynb #b6ec7039
+class CFGExplorer:
+    "Controls for `render_panels`: model, CFG scale, instruction, sample, DDIM steps, seed, K, true tracks; redraws on the latest values."
+    def __init__(self, models, # a `DiffusionIntentTracker`, or names -> models to switch between
+                 samples:list, # unbatched samples to pick from, e.g. `[world.sample(i) for i in range(8)]`
+                 examples:list|None=None, # instructions offered in the box; default: the samples' own and 'wait'
+                 scale:float=3.0, steps:int|None=None, seed:int=0, k:int=1,
+                 curves:dict|None=None, # names -> `following_curve`; a model without one gets one computed on first use
+                 curve_samples:int=128, # pushes per scale for a computed curve; 0: no curve
+                 background:bool=True, # draw in a worker thread (False: inside every change, for scripts)
+                 figsize=(12, 4.6), dpi:int=80):
+        if widgets is None: raise ImportError('CFGExplorer needs ipywidgets: pip install "y2r[explorer]"')
+        self.models = dict(models) if isinstance(models, dict) else {'model': models}
+        if not self.models: raise ValueError('CFGExplorer needs at least one model')
+        self.samples, self.curves, self.curve_samples = samples, dict(curves or {}), curve_samples
+        self.figsize, self.dpi, self.background = figsize, dpi, background
+        self.fig, self.error, self._preds = None, None, {}
+        self.requests = self.draws = 0  # value changes asked for, pictures drawn: the difference was skipped as stale
+        self._pending, self._queued, self._busy, self._cv, self._thread = None, 0, False, threading.Condition(), None
+        W, first = widgets, next(iter(self.models.values()))
+        opts = dict(continuous_update=False, style={'description_width': '90px'})
+        self.controls = dict(
+            model=W.ToggleButtons(options=list(self.models), description='model', style={'description_width': '90px'}),
+            scale=W.FloatSlider(scale, min=0, max=10, step=.25, description='CFG scale', **opts),
+            text=W.Combobox(value='', options=list(dict.fromkeys(examples or [s['text'] for s in samples] + [WAIT_TEMPLATES[0]])),
+                            placeholder="the sample's own instruction", description='instruction', ensure_option=False, **opts),
+            index=W.IntSlider(0, min=0, max=len(samples) - 1, description='sample', **opts),
+            steps=W.IntSlider(steps or first.config.num_inference_steps, min=1, max=50, description='DDIM steps', **opts),
+            seed=W.BoundedIntText(seed, min=0, max=2**31 - 1, description='seed', style=opts['style']),
+            k=W.IntSlider(k, min=1, max=16, description='K samples', **opts),
+            show_gt=W.Checkbox(False, description='true tracks', indent=False))
+        c = self.controls
+        self.image = W.Image(format='png', layout=W.Layout(max_width='100%'))
+        self.status = W.HTML()
+        top = [c['model']] if len(self.models) > 1 else []
+        self.ui = W.VBox(top + [W.HBox([W.VBox([c['scale'], c['text'], c['index']]), W.VBox([c['steps'], c['seed'], c['k'], c['show_gt']])]),
+                                self.status, self.image])
+        self.ui.add_class('y2r-cfg-explorer')
+        for w in c.values(): w.observe(self._request, names='value')
+        self._request()
+
+    def _request(self, change=None):
+        "Note the controls' values; the worker draws the latest when it is free, so values passed while it drew are skipped."
+        with self._cv:
+            self._pending = {key: w.value for key, w in self.controls.items()}
+            self.requests += 1
+            self._queued += 1  # values since the worker last took one
+            if self.background and self._thread is None:  # a worker lives only while there is something to draw
+                self._thread = threading.Thread(target=self._worker, name='y2r-cfg-explorer')
+                self._thread.start()
+        if not self.background: self._draw_pending()
+
+    def _worker(self):
+        while True:
+            with self._cv:
+                if self._pending is None:
+                    self._thread = None
+                    return
+            self._draw_pending()
+
+    def _draw_pending(self):
+        with self._cv:
+            if self._pending is None or self._busy: return
+            v, self._pending, self._busy = self._pending, None, True
+            v['skipped'], self._queued = self._queued - 1, 0
+        try:
+            self.error = None
+            self._draw(**v)
+        except Exception as e:
+            self.error = e
+            self.status.value = f'<span style="color:#b00">error: {type(e).__name__}: {e}</span>'
+        finally:
+            with self._cv:
+                self._busy = False
+                self._cv.notify_all()
+
+    def curve(self, name:str) -> dict|None:
+        "The following curve of model `name`: given, or computed once (`curve_samples` pushes per scale) and kept."
+        if name not in self.curves and self.curve_samples:
+            self.status.value = f'{name}: measuring instruction following against the scale (once per model)…'
+            self.curves[name] = following_curve(self.models[name], n=self.curve_samples)
+        return self.curves.get(name)
+
+    def _draw(self, model, scale, text, index, steps, seed, k, show_gt, skipped=0):
+        "Draw the panels for these values into `self.fig` and the image."
+        t = time.perf_counter()
+        self.status.value = f'{model}: drawing CFG {scale:g}…'
+        m, sample = self.models[model], self.samples[index]
+        key = (model, index, text or sample.get('text', ''), steps, seed, k)
+        if len(self._preds) > 64: self._preds.clear()
+        preds = {s: self._preds[key + (s,)] for s in (0.0, 1.0, float(scale)) if key + (s,) in self._preds}
+        for s in (0.0, 1.0, float(scale)):  # scales 0 and 1 are computed once per sample, not once per scale
+            if s not in preds: preds[s] = self._preds[key + (s,)] = predict_sample(m, sample, text, s, steps, seed, k)
+        fig = render_panels(m, sample, text, scale, steps, seed, k, show_gt, self.curve(model), preds=preds,
+                            title=f'{model}: "{key[2]}"', fig=Figure(figsize=self.figsize))
+        buf = io.BytesIO()
+        fig.savefig(buf, format='png', dpi=self.dpi)
+        self.fig, self.image.value = fig, buf.getvalue()
+        self.draws += 1
+        self.status.value = (f'{model}: CFG {scale:g} drawn in {time.perf_counter() - t:.1f} s'
+                             + (f'; {skipped} stale value{"s" * (skipped != 1)} skipped' if skipped else ''))
+
+    def wait(self, timeout:float=120):
+        "Block until every requested picture is drawn; raise the drawing's error, if any (for tests and scripts)."
+        with self._cv:
+            if not self._cv.wait_for(lambda: self._pending is None and not self._busy, timeout):
+                raise TimeoutError(f'the explorer was still drawing after {timeout} s')
+        if self.error is not None: raise self.error
+        return self
+
+    def _repr_mimebundle_(self, **kwargs): return self.ui._repr_mimebundle_(**kwargs)
+
+# %% ../nbs/16_cfg_explorer.ipynb #b8ac9ea9
+PACKAGED = ('y2r-small', 'y2r-small-early')  # the default run's best model, and the same run at step 150 of 700
+CURVE_NAME = 'guidance.json'  # a packaged model's `following_curve`, measured once (tools/package_models.py curves)
+
+def pretrained_path(name:str='y2r-small') -> Path:
+    "Where a packaged model lives: the folder `y2r/weights/{name}` inside the installed package."
+    return Path(str(files('y2r').joinpath('weights').joinpath(name)))
+
+def pretrained_available(name:str='y2r-small') -> bool:
+    "Is the packaged model `name` installed?"
+    return (pretrained_path(name) / WEIGHTS_NAME).is_file()
+
+def load_pretrained(device='cpu', # where to put the model
+                    ema:bool=True, # the EMA weights when the checkpoint has them
+                    path=None, # a `save_pretrained` folder or a training checkpoint (.pt) instead; None: the packaged model `name`
+                    name:str='y2r-small', # which packaged model: one of `PACKAGED`
+                   ):
+    "A packaged model in eval mode; FileNotFoundError, saying how to make it, if it is missing."
+    p = pretrained_path(name) if path is None else Path(path)
+    if p.is_dir() and (p / WEIGHTS_NAME).is_file(): return DiffusionIntentTracker.from_pretrained(p, map_location=device).to(device)
+    if path is None:
+        have = [n for n in PACKAGED if pretrained_available(n)]
+        how = ('make it with `python tools/package_models.py early` in a checkout' if name == 'y2r-small-early' else
+               'train one with `y2r-train` (configs/train_diffusion.yaml), then '
+               f"`load_model('runs/train/best.pt').save_pretrained(...)` into {p}")
+        raise FileNotFoundError(f'no packaged model {name!r} at {p} (installed: {", ".join(have) or "none"}). To have it, {how} '
+                                'and reinstall the package (`pip install -e .`); or load any checkpoint with '
+                                '`y2r.checkpoint.load_model(path)`.')
+    return load_model(p, device=device, ema=ema).eval()
+
+def packaged_curve(name:str='y2r-small') -> dict|None:
+    "The following curve measured for the packaged model `name` when it was packaged; None if it has none."
+    p = pretrained_path(name) / CURVE_NAME
+    return json.loads(p.read_text()) if p.is_file() else None

@@ -1,0 +1,59 @@
+#!/usr/bin/env python
+"""Make the packaged models' extra parts: the partly trained model, and every packaged model's guidance curve.
+
+    python tools/package_models.py early     # the default run stopped at step 150: y2r/weights/y2r-small-early
+    python tools/package_models.py curves    # guidance.json in every y2r/weights/* folder (`following_curve`, 500 samples)
+
+`y2r-small` itself is the default run's `best.pt` (`y2r-train`, then `load_model(...).save_pretrained(...)`). `early` runs
+the same default config (configs/train_diffusion.yaml) with `Trainer.fit(until=150)`: the first 150 of its 700 steps,
+identical to the full run's, so the early model is the full run's own past. Its EMA weights are saved with
+`save_pretrained`. `curves` measures instruction following against the CFG scale on held-out pushes (`demo_world`, seed
+1000) and writes it next to the weights, so that the explorer draws the curve without computing it. About 1 minute for
+`early` and 4 minutes per model for `curves` on 2 CPU cores.
+"""
+import argparse, json, sys, time, warnings
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+WEIGHTS = ROOT / 'y2r' / 'weights'
+
+def make_early(step: int, out: Path):
+    "Train the default config to `step` and save its EMA weights to `out`."
+    from y2r.config import load_config
+    from y2r.train import Trainer
+    import tempfile
+    cfg = load_config(ROOT / 'configs' / 'train_diffusion.yaml')
+    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        tr = Trainer(cfg, run_dir=Path(tmp) / 'run').fit(until=step)
+        tr.ema.module.eval().save_pretrained(out)
+    card = out / 'README.md'
+    card.write_text(card.read_text().rstrip() + f'\n\nThis is the default `y2r-train` run (configs/train_diffusion.yaml) stopped at step {step} of '
+                    f'{cfg.training.steps}, with its EMA weights: a model still learning the task, packaged next to `y2r-small` to show '
+                    'where classifier-free guidance helps. Made with `python tools/package_models.py early`.\n')
+    print(f'wrote {out} (step {tr.step})')
+
+def make_curves(names, n: int):
+    "Write guidance.json into every named packaged folder."
+    from y2r.widgets import CURVE_NAME, following_curve, load_pretrained
+    for name in names:
+        t = time.time()
+        curve = following_curve(load_pretrained(name=name), n=n, progress=True)
+        curve.update(model=name, seconds=round(time.time() - t, 1), command='python tools/package_models.py curves',
+                     torch=torch.__version__)
+        (WEIGHTS / name / CURVE_NAME).write_text(json.dumps(curve, indent=1) + '\n')
+        print(name, {s: f'{k / curve["n"]:.3f}' for s, k in zip(curve['scale'], curve['followed'])}, f'{curve["seconds"]:.0f} s')
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument('what', choices=['early', 'curves'])
+    p.add_argument('--step', type=int, default=150, help='early: training steps')
+    p.add_argument('--n', type=int, default=500, help='curves: held-out pushes per scale')
+    p.add_argument('--models', nargs='*', default=None, help='curves: folder names under y2r/weights (default: all)')
+    a = p.parse_args(argv)
+    if a.what == 'early': make_early(a.step, WEIGHTS / 'y2r-small-early')
+    else: make_curves(a.models or sorted(d.name for d in WEIGHTS.iterdir() if (d / 'config.json').is_file()), a.n)
+
+if __name__ == '__main__': sys.exit(main())
