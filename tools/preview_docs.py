@@ -6,23 +6,29 @@ nbs/ (home page `index.ipynb` first, then by file name; names starting with `_` 
 `nbdev-test` runs it: with nbs/ as working directory and without the cells `tst_flags` marks (`#| slow`, ...). nbdev's doc
 processors then prepare it as for the docs site, as tools/make_readme.py does for the README (hidden cells, `#| export`
 cells, `show_doc`, title and description), and nbconvert's `HTMLExporter` writes the page with figures inline, around the
-template tools/preview_docs.html.j2 (sidebar, previous/next links). Pages load nothing from the network; math shows as TeX.
+template tools/preview_docs.html.j2 (sidebar, previous/next links). Pages load nothing from the network; maths is drawn
+as MathML (`latex2mathml`), which the browser renders without a script.
 
     python tools/preview_docs.py                # run the notebooks, write _docs_preview/
     python tools/preview_docs.py --no-execute   # use the outputs stored in the notebooks (fast, but few figures)
     python tools/preview_docs.py --check        # then open every page in headless Chromium and check it
     python tools/preview_docs.py --serve        # then serve the site on http://127.0.0.1:8000/ (Ctrl-C stops)
     python tools/preview_docs.py --out DIR      # write the site to DIR instead
+    python tools/preview_docs.py --execute-in-place   # only run the notebooks and save their outputs into them
 
 Pages are named as on the docs site (`15_train.ipynb` -> `train.html`), so links between notebooks and backticked names
 (`load_model` -> `checkpoint.html#load_model`) work here, and headings get the ids Quarto gives them.
 
-A notebook that fails to run is still rendered, up to its error, which the page shows; that is a warning, as is a cell
-that nbdev's `show_doc` step cannot run (`nbdev-docs` would stop there). `--check` loads every page from a local HTTP
-server in headless Chromium (`/usr/bin/chromium`, or `--chromium`), saves a screenshot of each in DIR/_screenshots, prints
-a table, and exits 1 on a problem of the site itself: a page that does not load, a script error, a missing or wrong
-sidebar, a link to a missing page or to a heading that does not exist, a figure that did not make it into its page.
-Links from backticked names to headings that do not exist (a private name has no `show_doc`) are warnings.
+The deployed site is built the same way: its workflow runs `--execute-in-place` (the same `execute` as here) and then
+`nbdev-docs` renders the notebooks with their outputs, so the figures and tables checked here are the ones published.
+
+A notebook that fails to run, or whose cell runs past the 600 s limit, is still rendered, up to its error, which the
+page shows. A cell that nbdev's `show_doc` step cannot run (`nbdev-docs` would stop there) is a warning. `--check` loads
+every page from a local HTTP server in headless Chromium (`/usr/bin/chromium`, or `--chromium`), saves a screenshot of
+each in DIR/_screenshots, prints a table, and exits 1 on a problem of the site: a page cut short (its notebook stopped),
+a page that does not load, a script error, a missing or wrong sidebar, a link to a missing page, file or heading, a
+figure that did not make it into its page, maths left as TeX. Links from backticked names to headings that do not exist
+(a private name has no `show_doc`) are warnings.
 """
 import argparse, functools, html, json, os, posixpath, re, shutil, sys, threading, time, warnings
 from collections import Counter
@@ -64,7 +70,7 @@ class Page:
     figures: int = 0          # images among the page's outputs
     seconds: float = 0
     @property
-    def warnings(self): return [self.error] * bool(self.error) + self.notes
+    def warnings(self): return self.notes
 
 def nb_title(path: Path) -> str:
     "The `# Title` of the notebook's first markdown cell (its file name if it has none or cannot be read)"
@@ -165,6 +171,34 @@ def prepare(nb, lookup) -> list[str]:
     notes = [f'nbdev-docs would stop at {e}' for e in getattr(nb, 'doc_errors_', [])]
     return notes + list(dict.fromkeys(warning_note(w) for w in caught if 'nbdev' in w.filename))
 
+# --- Maths: TeX to MathML, which Chromium draws with no script (the docs site's MathJax comes from the network)
+_re_code = re.compile(r'(```.*?```|~~~.*?~~~|`[^`\n]*`)', re.S)   # code blocks and spans keep their dollars
+_re_display = re.compile(r'\$\$(.+?)\$\$', re.S)
+_re_inline = re.compile(r'(?<![\\$\w])\$(?=\S)([^$\n]+?)(?<=\S)\$(?![\w$])')
+_re_placeholder = re.compile(r'y2rmath(\d+)x')
+
+def tex_to_placeholders(md: str, maths: list) -> str:
+    "Markdown with its `$...$` and `$$...$$` maths replaced by placeholders; their MathML appended to `maths`"
+    from latex2mathml.converter import convert
+    def _hold(tex, display):
+        maths.append(convert(tex.strip(), display=display))
+        return f'y2rmath{len(maths) - 1}x'   # a word markdown leaves alone (MathML itself would be split into tags)
+    def _math(text):
+        text = _re_display.sub(lambda m: _hold(m.group(1), 'block'), text)
+        return _re_inline.sub(lambda m: _hold(m.group(1), 'inline'), text)
+    return ''.join(p if i % 2 else _math(p) for i, p in enumerate(_re_code.split(md)))
+
+def hold_maths(nb) -> list:
+    "Replace the maths of every markdown cell of `nb` by placeholders, in place; return their MathML, for `put_maths`"
+    maths = []
+    for c in nb.cells:
+        if c.cell_type == 'markdown': c.source = tex_to_placeholders(c.source, maths)
+    return maths
+
+def put_maths(body: str, maths: list) -> str:
+    "The page's HTML with the placeholders of `hold_maths` replaced by their MathML"
+    return _re_placeholder.sub(lambda m: maths[int(m.group(1))], body)
+
 # --- HTML
 def pandoc_id(text: str) -> str:
     "The id pandoc (so Quarto) gives a heading with `text`"
@@ -228,11 +262,12 @@ def render(page: Page, pages: list[Page], cfg, lookup: ProjectLookup, exporter: 
     else: nb, page.run = read_nb(page.nb), 'stored'
     page.notes += prepare(nb, lookup)
     doc = hide_empty_inputs(to_nbformat(nb))
+    maths = hold_maths(doc)
     doc.metadata.title = f"{nb.frontmatter_.get('title', page.title)} - {cfg.title}"
     page.figures = count_images(doc)
     res = {'site': site_info(page, pages, cfg.title, nb.frontmatter_), 'metadata': {'name': page.nb.stem, 'path': str(page.nb.parent)}}
     body, _ = exporter.from_notebook_node(doc, resources=res)
-    return nb_links_to_pages(quarto_ids(body))
+    return put_maths(nb_links_to_pages(quarto_ids(body)), maths)
 
 def render_failed(page: Page, pages: list[Page], cfg, exporter: HTMLExporter, err: Exception) -> str:
     "A page that says why the notebook could not be rendered"
@@ -266,6 +301,20 @@ def build(out: Path, execute_nb: bool) -> list[Page]:
               + (f'  ({len(page.warnings)} warning(s))' if page.warnings else ''), flush=True)
     return pages
 
+def execute_in_place() -> bool:
+    "Run every page's notebook as `build` does and save it, outputs and all, over itself; True if none stopped"
+    os.chdir(ROOT)
+    cfg = get_config()
+    os.environ.pop('MPLBACKEND', None)
+    ok = True
+    for page in find_pages(Path(cfg.nbs_path)):
+        t0 = time.time()
+        nb, err = execute(page.nb, cfg.tst_flags.split())
+        ok &= not err
+        nbformat.write(nb, page.nb)
+        print(f'  {page.nb.name:<28} {"stopped at " + err if err else "ok":<40} {count_images(nb):>3} figure(s) {time.time() - t0:6.1f}s', flush=True)
+    return ok
+
 # --- Serving and checking
 class QuietHandler(SimpleHTTPRequestHandler):
     def log_message(self, *args): pass
@@ -279,7 +328,7 @@ def serving(root: Path, port: int = 0):
     finally: srv.shutdown(); srv.server_close()
 
 # What `--check` reads from each page, once loaded
-PAGE_FACTS = """() => {
+PAGE_FACTS = r"""() => {
   const nav = document.querySelector('nav#sidebar'), imgs = [...document.images];
   return {
     sidebar: nav ? [...nav.querySelectorAll('li a')].map(a => a.getAttribute('href')) : null,
@@ -289,6 +338,10 @@ PAGE_FACTS = """() => {
     ids: [...document.querySelectorAll('[id]')].map(e => e.id).concat([...document.querySelectorAll('a[name]')].map(a => a.name)),
     data_imgs: imgs.filter(i => i.src.startsWith('data:')).length,
     broken_imgs: imgs.filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src.slice(0, 60)),
+    maths: document.querySelectorAll('main math').length,
+    tex: (() => { const m = document.querySelector('main'); if (!m) return [];
+      const c = m.cloneNode(true); c.querySelectorAll('pre, code, script, style, .jp-OutputArea').forEach(e => e.remove());
+      return [...c.textContent.matchAll(/(?<![\\$\w])\$\$?[^$\s][^$\n]*?\$\$?(?![\w$])/g)].map(m => m[0].slice(0, 40)); })(),
   };
 }"""
 
@@ -337,6 +390,8 @@ def page_problems(f: dict, page: Page, hrefs: list[str], base: str) -> list[str]
     broken = [src for src in f['broken_imgs'] if src.startswith((base, 'data:'))]   # external ones: blocked and warned about
     if broken: res.append(f'{len(broken)} image(s) do not load: {broken[:3]}')
     if f['data_imgs'] < page.figures: res.append(f'{page.figures} figure(s) in the outputs, {f["data_imgs"]} inline image(s) on the page')
+    if f['tex']: res.append(f'{len(f["tex"])} piece(s) of maths shown as TeX, not drawn: {f["tex"][:3]}')
+    if page.run in ('stopped', 'failed'): res.append(page.error)  # a page cut short by an error or a cell's timeout
     return res
 
 def check_links(visits: list[Visit], symbol_urls: set[str], out: Path):
@@ -348,7 +403,7 @@ def check_links(visits: list[Visit], symbol_urls: set[str], out: Path):
             if u.scheme or u.netloc: continue   # external: not checked offline
             target = posixpath.normpath(posixpath.join(posixpath.dirname(v.page.href), unquote(u.path))) if u.path else v.page.href
             if not target.endswith('.html'):
-                if target.startswith('..') or not (out/target).exists(): v.warns.append(f'link to {href}: not a file in the site')
+                if target.startswith('..') or not (out/target).exists(): v.fails.append(f'link to {href}: not a file in the site')
             elif target not in ids: v.fails.append(f'link to {href}: no such page')
             elif u.fragment and unquote(u.fragment) not in ids[target]:
                 (v.warns if href in symbol_urls else v.fails).append(f'link to {href}: no heading with that id')
@@ -388,11 +443,19 @@ def main(argv=None) -> int:
     ap.add_argument('--check', action='store_true', help='open every page in headless Chromium; exit 1 on a problem of the site')
     ap.add_argument('--serve', action='store_true', help='serve the site on 127.0.0.1 after building it')
     ap.add_argument('--port', type=int, default=8000, help='port for --serve (default: 8000)')
+    ap.add_argument('--execute-in-place', action='store_true',
+                    help='only run every notebook as for the preview and save it with its outputs over itself, for the deploy '
+                         'workflow to build the site from (in a throwaway checkout: it dirties nbs/); exit 1 if one stops')
     ap.add_argument('--chromium', default=os.environ.get('CHROMIUM', '/usr/bin/chromium'), help='browser for --check')
     a = ap.parse_args(argv)
     out = a.out.resolve()
     if a.check and not Path(a.chromium).exists(): sys.exit(f'no browser at {a.chromium}: apt-get install -y chromium (or pass --chromium)')
     t0 = time.time()
+    if a.execute_in_place:
+        print('Running every notebook and saving its outputs into it')
+        ok = execute_in_place()
+        print(f'{"Done" if ok else "FAILED: a notebook stopped"} in {time.time() - t0:.0f}s')
+        return 0 if ok else 1
     print(f'Building {out} ({"running" if a.execute else "not running"} the notebooks)')
     pages = build(out, a.execute)
     print(f'Wrote {len(pages)} pages in {time.time() - t0:.0f}s')

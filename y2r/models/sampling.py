@@ -72,7 +72,7 @@ def sampling_conditions(net:TrackDiT, frames, query_coords, text=None, hand_quer
     text_tokens, pad = net.encode_text(text)
     cond = net.make_condition(scene, tokens, text_tokens, pad)
     if mode is None: return {'cond': net.cache_kv(cond)}
-    uncond = net.make_condition(scene, tokens, *net.null_text(*pad.shape))
+    uncond = net.make_condition(scene, tokens, *net.null_text(*pad.shape), null=True)
     if mode == 'sequential': return {'cond': net.cache_kv(cond), 'uncond': net.cache_kv(uncond)}
     both = net.cache_kv(cond.cat(uncond))
     B = len(text)
