@@ -9,7 +9,7 @@ the same default config (configs/train_diffusion.yaml) with `Trainer.fit(until=1
 identical to the full run's, so the early model is the full run's own past. Its EMA weights are saved with
 `save_pretrained`. `curves` measures instruction following against the CFG scale on held-out pushes (`demo_world`, seed
 1000) and writes it next to the weights, so that the explorer draws the curve without computing it. About 1 minute for
-`early` and 4 minutes per model for `curves` on 2 CPU cores.
+`early` and about 3 minutes per model for `curves` on 2 CPU cores.
 """
 import argparse, json, sys, time, warnings
 from pathlib import Path
