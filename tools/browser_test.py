@@ -27,7 +27,8 @@ def free_port() -> int:
         s.bind(('127.0.0.1', 0))
         return s.getsockname()[1]
 
-SKIPPED = re.compile(r'^#\|\s*(slow|cuda|notest)\b', re.M)  # the project's `tst_flags`: cells `nbdev-test` leaves out
+TST_FLAGS = re.search(r'^tst_flags\s*=\s*"([^"]*)"', (REPO / 'pyproject.toml').read_text(), re.M).group(1).split()
+SKIPPED = re.compile(rf'^#\|\s*({"|".join(map(re.escape, TST_FLAGS))})\b', re.M)  # cells `nbdev-test` leaves out
 
 def prepare_notebook(src: Path, dst: Path) -> Path:
     "Copy `src` to `dst` without its outputs, the cells `nbdev-test` skips, and the cell that exports the library (it needs the repo)."

@@ -338,7 +338,6 @@ PAGE_FACTS = r"""() => {
     ids: [...document.querySelectorAll('[id]')].map(e => e.id).concat([...document.querySelectorAll('a[name]')].map(a => a.name)),
     data_imgs: imgs.filter(i => i.src.startsWith('data:')).length,
     broken_imgs: imgs.filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src.slice(0, 60)),
-    maths: document.querySelectorAll('main math').length,
     tex: (() => { const m = document.querySelector('main'); if (!m) return [];
       const c = m.cloneNode(true); c.querySelectorAll('pre, code, script, style, .jp-OutputArea').forEach(e => e.remove());
       return [...c.textContent.matchAll(/(?<![\\$\w])\$\$?[^$\s][^$\n]*?\$\$?(?![\w$])/g)].map(m => m[0].slice(0, 40)); })(),

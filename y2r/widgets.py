@@ -163,11 +163,11 @@ def render_panels(model, # a `DiffusionIntentTracker`
                   show_gt:bool=False, # also draw the sample's true tracks
                   curve:dict|None=None, # a `following_curve` to draw beside, with `scale` marked
                   title:str|None=None, # over the figure; default: the instruction
-                  preds:dict|None=None, # scale -> `predict_sample` result already computed (the explorer's cache)
+                  preds:dict|None=None, # scale -> `predict_sample` result; the missing ones are added to it (the explorer's cache)
                   fig=None, figsize=(12, 4.6)):
     "Unguided (scale 0), conditional (scale 1) and guided (`scale`) predictions side by side, a legend, and the curve; returns the figure"
     text = text or sample.get('text', '')
-    preds = dict(preds or {})
+    preds = {} if preds is None else preds
     for s in (0.0, 1.0, float(scale)):
         if s not in preds: preds[s] = predict_sample(model, sample, text, s, steps, seed, k)
     fig = fig or plt.figure(figsize=figsize)
@@ -281,9 +281,7 @@ class CFGExplorer:
         m, sample = self.models[model], self.samples[index]
         key = (model, index, text or sample.get('text', ''), steps, seed, k)
         if len(self._preds) > 64: self._preds.clear()
-        preds = {s: self._preds[key + (s,)] for s in (0.0, 1.0, float(scale)) if key + (s,) in self._preds}
-        for s in (0.0, 1.0, float(scale)):  # scales 0 and 1 are computed once per sample, not once per scale
-            if s not in preds: preds[s] = self._preds[key + (s,)] = predict_sample(m, sample, text, s, steps, seed, k)
+        preds = self._preds.setdefault(key, {})  # scale -> prediction: scales 0 and 1 are computed once per sample
         fig = render_panels(m, sample, text, scale, steps, seed, k, show_gt, self.curve(model), preds=preds,
                             title=f'{model}: "{key[2]}"', fig=Figure(figsize=self.figsize))
         buf = io.BytesIO()
