@@ -18,19 +18,20 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 WEIGHTS = ROOT / 'y2r' / 'weights'
+OLD_SCHEDULE = ['training.lr=2.0e-3', 'training.warmup_steps=50']  # the default schedule when the packaged models were made
 
 def make_early(step: int, out: Path):
     "Train the default config to `step` and save its EMA weights to `out`."
     from y2r.config import load_config
     from y2r.train import Trainer
     import tempfile
-    cfg = load_config(ROOT / 'configs' / 'train_diffusion.yaml')
+    cfg = load_config(ROOT / 'configs' / 'train_diffusion.yaml', OLD_SCHEDULE)  # the schedule y2r-small was trained with
     with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
         warnings.simplefilter('ignore')
         tr = Trainer(cfg, run_dir=Path(tmp) / 'run').fit(until=step)
         tr.ema.module.eval().save_pretrained(out)
     card = out / 'README.md'
-    card.write_text(card.read_text().rstrip() + f'\n\nThis is the default `y2r-train` run (configs/train_diffusion.yaml) stopped at step {step} of '
+    card.write_text(card.read_text().rstrip() + f'\n\nThis is the default `y2r-train` run (configs/train_diffusion.yaml, with the schedule of its time: lr 2e-3, warmup 50) stopped at step {step} of '
                     f'{cfg.training.steps}, with its EMA weights: a model still learning the task, packaged next to `y2r-small` to show '
                     'where classifier-free guidance helps. Made with `python tools/package_models.py early`.\n')
     print(f'wrote {out} (step {tr.step})')

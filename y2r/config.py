@@ -68,9 +68,9 @@ def _check_device(spec):
 class TrainConfig:
     "The `training` section: optimisation, validation and checkpoints."
     steps: int = 700               # optimiser steps
-    lr: float = 2e-3               # peak AdamW learning rate
+    lr: float = 4e-3               # peak AdamW learning rate
     weight_decay: float = 0.01     # AdamW weight decay
-    warmup_steps: int = 50         # linear warmup, then cosine decay
+    warmup_steps: int = 20         # linear warmup, then cosine decay
     min_lr_ratio: float = 0.1      # the cosine ends at lr * min_lr_ratio
     grad_clip: float = 1.0         # maximum gradient norm
     ema_decay: float = 0.995       # EMA of the weights; validation uses the EMA model
