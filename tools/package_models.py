@@ -18,14 +18,13 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 WEIGHTS = ROOT / 'y2r' / 'weights'
-OLD_SCHEDULE = ['training.lr=2.0e-3', 'training.warmup_steps=50']  # the default schedule when the packaged models were made
 
 def make_early(step: int, out: Path):
     "Train the default config to `step` and save its EMA weights to `out`."
-    from y2r.config import load_config
+    from y2r.config import PREVIOUS_SCHEDULE, load_config
     from y2r.train import Trainer
     import tempfile
-    cfg = load_config(ROOT / 'configs' / 'train_diffusion.yaml', OLD_SCHEDULE)  # the schedule y2r-small was trained with
+    cfg = load_config(ROOT / 'configs' / 'train_diffusion.yaml', PREVIOUS_SCHEDULE)  # the schedule y2r-small was trained with
     with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
         warnings.simplefilter('ignore')
         tr = Trainer(cfg, run_dir=Path(tmp) / 'run').fit(until=step)
