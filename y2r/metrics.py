@@ -21,7 +21,7 @@ from .data import DIRECTION_VECTORS
 # %% auto #0
 __all__ = ['point_errors', 'masked_mean', 'ade', 'fde', 'min_ade', 'min_fde', 'hand_position_error', 'rot6d_to_matrix',
            'rotation_angle', 'hand_rotation_error', 'object_direction', 'instruction_following', 'wilson',
-           'direction_coverage', 'track_metrics', 'track_segments', 'show_tracks', 'show_batch']
+           'share_difference', 'direction_coverage', 'track_metrics', 'track_segments', 'show_tracks', 'show_batch']
 
 # %% ../nbs/09_metrics.ipynb #48d630c3
 def point_errors(pred:torch.Tensor, # (..., 2) predicted positions or displacements, image units
@@ -134,6 +134,14 @@ def wilson(k:int, n:int, # successes out of trials
     c = (p + z * z / (2 * n)) / d
     h = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
     return (c - h, c + h)
+
+# %% ../nbs/09_metrics.ipynb #ba9f7c23
+def share_difference(k1:int, n1:int, k0:int, n0:int, # successes out of trials: the share, then the one it is compared with
+                     z:float=1.96) -> tuple: # (difference, low, high); 1.96: 95%
+    "The difference `k1 / n1 - k0 / n0` of two independent shares and its normal interval."
+    p1, p0 = k1 / n1, k0 / n0
+    d, h = p1 - p0, z * math.sqrt(p1 * (1 - p1) / n1 + p0 * (1 - p0) / n0)
+    return (d, d - h, d + h)
 
 # %% ../nbs/09_metrics.ipynb #ba870534
 def direction_coverage(preds:torch.Tensor,      # (B, K, N, T, 2) K sampled displacements per input
