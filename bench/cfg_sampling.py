@@ -59,10 +59,10 @@ def methods(model, inputs: dict) -> dict:
     "Name -> function of a generator returning the sampled track displacements."
     p = lambda **kw: (lambda g: model.predict(**inputs, num_inference_steps=STEPS, generator=g, **kw)['track_disp'])
     return {'naive two-pass': lambda g: naive_predict(model, inputs, SCALE, g),
-            'batched': p(cfg_guidance_scale=SCALE, guidance_mode='batched'),
-            'sequential': p(cfg_guidance_scale=SCALE, guidance_mode='sequential'),
-            'batched, interval (0.5, 1)': p(cfg_guidance_scale=SCALE, guidance_interval=(0.5, 1.0)),
-            'unguided (scale 1)': p(cfg_guidance_scale=1.0)}
+            'batched': p(guidance_scale=SCALE, guidance_mode='batched'),
+            'sequential': p(guidance_scale=SCALE, guidance_mode='sequential'),
+            'batched, interval (0.5, 1)': p(guidance_scale=SCALE, guidance_interval=(0.5, 1.0)),
+            'unguided (scale 1)': p(guidance_scale=1.0)}
 
 
 def median_ms(fn, rounds: int) -> float:

@@ -70,7 +70,7 @@ def sample_disp(model:nn.Module, # a `DiffusionIntentTracker`, in eval mode
     out = []
     for b in batch_chunks(batch, chunk):
         with autocast():
-            p = model.predict(**model.model_inputs(b), cfg_guidance_scale=scale, generator=g)['track_disp']
+            p = model.predict(**model.model_inputs(b), guidance_scale=scale, generator=g)['track_disp']
         out.append(denormalize_disp(p.float(), model.disp_stats))
     return torch.cat(out)
 

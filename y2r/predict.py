@@ -67,7 +67,7 @@ def predict_image(model, # a `DiffusionIntentTracker`
                   query_coords=torch.tensor(q / [W, H], dtype=torch.float32, device=dev)[None].expand(K, -1, -1))
     if c.text_mode: inputs['text'] = [instruction] * K
     if c.hand_mode: inputs |= _hand_inputs(hand, W, H, K, dev)
-    out = model.eval().predict(**inputs, cfg_guidance_scale=cfg_scale, num_inference_steps=num_inference_steps,
+    out = model.eval().predict(**inputs, guidance_scale=cfg_scale, num_inference_steps=num_inference_steps,
                                generator=torch.Generator(dev).manual_seed(seed))
     res = dict(query=q, image_size=(H, W),
                tracks=disp_to_pixel_tracks(out['track_disp'], inputs['query_coords'], (H, W), model.disp_stats, True).cpu().numpy())

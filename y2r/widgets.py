@@ -46,7 +46,7 @@ def predict_sample(model, # a `DiffusionIntentTracker`
     batch = {key: v[None].expand(k, *v.shape).to(dev) for key, v in sample.items() if torch.is_tensor(v)}  # (K, ...)
     batch['text'] = [text or sample.get('text')] * k
     g = torch.Generator(dev).manual_seed(seed)
-    out = model.predict(**model.model_inputs(batch), num_inference_steps=steps, cfg_guidance_scale=scale, generator=g)
+    out = model.predict(**model.model_inputs(batch), num_inference_steps=steps, guidance_scale=scale, generator=g)
     res = {'track_disp': denormalize_disp(out['track_disp'], model.disp_stats).cpu()}
     if 'hand_uvd_disp' in out:
         start = batch['hand_query_uvd'][:, :, None, :2]  # (K, Hh, 1, 2)

@@ -95,7 +95,7 @@ def predict(self:DiffusionIntentTracker, frames:Tensor, # (B, F, 3, H, W)
             hand_query_rot:Tensor|None=None, # (B, Hh, 6)
             num_inference_steps:int|None=None, # default: `config.num_inference_steps`
             scheduler=None, # a diffusers scheduler; default: the model's DDIM
-            **kwargs, # options of `y2r.models.sampling.sample`: cfg_guidance_scale, guidance_mode, generator, ...
+            **kwargs, # options of `y2r.models.sampling.sample`: guidance_scale, guidance_mode, generator, ...
            ) -> dict: # track_disp (B, N, T, 2); with hands, hand_uvd_disp (B, Hh, T, 3) and hand_rot_disp (B, Hh, T, 6)
     "Sample future displacements (normalised, like `gt_disp_normalized`) by guided denoising of pure noise."
     sched = scheduler or self.inference_scheduler

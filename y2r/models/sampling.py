@@ -116,12 +116,12 @@ def _is_interval(v) -> bool:
 def check_guidance(c:ModelConfig, scale:float, interval:tuple|None, mode:str, rescale:float=0.0) -> bool:
     "Validate the guidance arguments; return whether any step needs the unconditional branch."
     if mode not in GUIDANCE_MODES: raise ValueError(f"`guidance_mode` must be one of {GUIDANCE_MODES}, got {mode!r}")
-    check_number(scale, 'cfg_guidance_scale')  # any finite number: 0 is the unconditional model, < 0 pushes away from the text
+    check_number(scale, 'guidance_scale')  # any finite number: 0 is the unconditional model, < 0 pushes away from the text
     check_number(rescale, 'guidance_rescale', '[0, 1]')
     if interval is not None and not _is_interval(interval):
         raise ValueError(f"`guidance_interval` must be (lo, hi) with 0 <= lo <= hi <= 1, got {interval!r}")
     if scale == 1: return False
-    if not c.text_mode: raise ValueError(f"cfg_guidance_scale={scale} needs a model built with text_mode=True")
+    if not c.text_mode: raise ValueError(f"guidance_scale={scale} needs a model built with text_mode=True")
     if not (c.enable_cfg and c.cfg_dropout_prob > 0):
         warnings.warn("guidance with a model trained without text dropout (enable_cfg=False or cfg_dropout_prob=0): "
                       "the null text is untrained")
@@ -190,7 +190,7 @@ def sample(net:TrackDiT, scheduler, # the network; a diffusers scheduler with `s
            hand_query_uvd:Tensor|None=None, # (B, Hh, 3), with `hand_mode`
            hand_query_rot:Tensor|None=None, # (B, Hh, 6)
            num_inference_steps:int|None=None, # default: `config.num_inference_steps`
-           cfg_guidance_scale:float=1.0, # 1: conditional; 0: unconditional (null text); >1: guided
+           guidance_scale:float=1.0, # 1: conditional; 0: unconditional (null text); >1: guided
            guidance_rescale:float=0.0, # phi of arXiv 2305.08891
            guidance_interval:tuple|None=None, # (lo, hi): guide only where t / num_diffusion_steps is in [lo, hi]
            guidance_mode:str='batched', # 'batched' (one doubled pass per step) or 'sequential' (less memory)
@@ -200,7 +200,7 @@ def sample(net:TrackDiT, scheduler, # the network; a diffusers scheduler with `s
     "Sample future displacements (normalised, like `gt_disp_normalized`) by denoising pure noise."
     c = net.config
     dims = net.check_inputs(frames, query_coords, text, hand_query_uvd, hand_query_rot)
-    guide = check_guidance(c, cfg_guidance_scale, guidance_interval, guidance_mode, guidance_rescale)
+    guide = check_guidance(c, guidance_scale, guidance_interval, guidance_mode, guidance_rescale)
     steps = check_sampling(c, scheduler, num_inference_steps, generator, dims['B'])
     N = dims['N']
     S = dims['S']
@@ -216,7 +216,7 @@ def sample(net:TrackDiT, scheduler, # the network; a diffusers scheduler with `s
     for t in sched.timesteps:
         guided = guide and in_interval(t, guidance_interval, c.num_diffusion_steps)
         xin = sched.scale_model_input(x, t)
-        pred = guided_prediction(net, conds, xin, t, dims, cfg_guidance_scale, guidance_rescale, guided)
+        pred = guided_prediction(net, conds, xin, t, dims, guidance_scale, guidance_rescale, guided)
         res = sched.step(pred, t, x, **_step_kwargs(sched, generator))
         x = impose_slot_state(res.prev_sample, N, S, Hh)
         if return_intermediate: steps.append(_intermediate(t, x, res, dims))
