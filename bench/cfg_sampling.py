@@ -15,8 +15,9 @@ from diffusers.utils.torch_utils import randn_tensor
 
 from y2r.models.diffusion_model import DiffusionIntentTracker
 from y2r.models.encoders import Tokenizer
-from y2r.models.network import ModelConfig, open_gates
-from y2r.models.sampling import guided_prediction, impose_slot_state, pack_state, sampling_conditions, unpack_state
+from y2r.models.config import ModelConfig
+from y2r.models.network import open_gates
+from y2r.models.sampling import denoise_flat, forward_with_cfg, impose_slot_state, pack_state, sampling_condition, unpack_state
 
 INSTRUCTIONS = ["push the red block left", "pick up the blue ball", "push the green cube to the right",
                 "move the yellow ball forward", "stack the red block on the blue block"]
@@ -98,12 +99,12 @@ def where_the_time_goes(model, B: int, rounds: int):
     "Time the parts of one guided predict call: encoding once, one step at B and at 2B, and what the naive loop redoes."
     inputs, S = make_inputs(B), model.config.num_future_steps + 1
     dims = model.check_inputs(**inputs)
-    conds = sampling_conditions(model, **inputs, mode='batched')
+    cond = sampling_condition(model, **inputs, doubled=True)
     x = torch.randn(B, (2 * N_POINTS + 9 * N_HANDS) * S)
     t = torch.tensor(50)
-    parts = {'encode once (image, text, null, K/V)': lambda: sampling_conditions(model, **inputs, mode='batched'),
-             'one step, one branch (B)': lambda: guided_prediction(model, conds, x, t, dims),
-             'one step, doubled batch (2B)': lambda: guided_prediction(model, conds, x, t, dims, SCALE, guided=True),
+    parts = {'encode once (image, text, null, K/V)': lambda: sampling_condition(model, **inputs, doubled=True),
+             'one step, one branch (B)': lambda: denoise_flat(model, cond[:B], x, t, dims),
+             'one step, doubled batch (2B)': lambda: forward_with_cfg(model, cond, x, t, dims, SCALE),
              'naive: encoding in one forward pass': lambda: model.condition(**inputs)}
     for f in parts.values(): f()
     print(f"  where the time goes, B={B}:")
@@ -119,12 +120,11 @@ def sweep(model, rounds: int):
     for B in (1, 2, 4, 6, 8, 12, 16, 24, 32):
         inputs = make_inputs(B)
         dims = model.check_inputs(**inputs)
-        conds = sampling_conditions(model, **inputs, mode='batched')
+        cond = sampling_condition(model, **inputs, doubled=True)
         x = torch.randn(B, (2 * N_POINTS + 9 * N_HANDS) * S)
         t = torch.tensor(50)
-        pair = {'cond': conds['cond'], 'uncond': conds['uncond']}
-        seq = lambda: guided_prediction(model, pair, x, t, dims, SCALE, guided=True)
-        bat = lambda: guided_prediction(model, conds, x, t, dims, SCALE, guided=True)
+        seq = lambda: forward_with_cfg(model, cond, x, t, dims, SCALE, mode='sequential')
+        bat = lambda: forward_with_cfg(model, cond, x, t, dims, SCALE)
         seq(); bat()
         ts, tb = [], []
         for _ in range(2 * rounds):  # alternate, so both see the same load

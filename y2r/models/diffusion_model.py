@@ -17,7 +17,9 @@ from fastcore.basics import patch
 from huggingface_hub import ModelHubMixin
 from torch import Tensor
 
-from .network import ModelConfig, TrackDiT
+from .config import ModelConfig
+
+from .network import TrackDiT
 from .objective import make_noise_scheduler, read_batch, training_loss
 from .sampling import make_inference_scheduler, sample
 from ..timestep_sampling import LossSecondMomentResampler, UniformSampler

@@ -15,7 +15,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..contract import HAND_KEYS, check_keys, check_shape, check_values, denormalize_disp, impose_slot, randn, with_slot
-from .network import Condition, ModelConfig, TrackDiT
+from .config import ModelConfig
+from .network import Condition, TrackDiT
 
 # %% ../../nbs/05_objective.ipynb #5c5bbfd1
 def make_noise_scheduler(c:ModelConfig) -> 'DDPMScheduler':

@@ -6,8 +6,8 @@ Docs: https://y2r-dev.github.io/y2r/sampling.html.md"""
 
 # %% auto #0
 __all__ = ['GUIDANCE_MODES', 'make_inference_scheduler', 'pack_state', 'unpack_state', 'impose_slot_state', 'cfg_combine',
-           'sampling_conditions', 'guided_prediction', 'check_guidance', 'in_interval', 'check_scheduler',
-           'check_generator', 'check_sampling', 'state_outputs', 'sample']
+           'sampling_condition', 'denoise_flat', 'forward_with_cfg', 'check_guidance', 'in_interval', 'check_scheduler',
+           'check_generator', 'check_sampling', 'state_outputs', 'initial_state', 'sample']
 
 # %% ../../nbs/06_sampling.ipynb #09e45088
 import copy, inspect, numbers, warnings
@@ -17,7 +17,8 @@ import torch
 from torch import Tensor
 
 from ..contract import impose_slot, randn
-from .network import Condition, ModelConfig, TrackDiT, check_number
+from .config import ModelConfig, check_number
+from .network import Condition, TrackDiT
 
 # %% ../../nbs/06_sampling.ipynb #2814aed7
 def make_inference_scheduler(c:ModelConfig) -> 'DDIMScheduler':
@@ -60,52 +61,36 @@ def cfg_combine(cond:Tensor, # (B, n, S, C) conditional prediction
     ratio = cond[:, :, 1:].std(dims, keepdim=True) / guided[:, :, 1:].std(dims, keepdim=True)
     return rescale * guided * ratio + (1 - rescale) * guided
 
-# %% ../../nbs/06_sampling.ipynb #00854b62
-GUIDANCE_MODES = ('batched', 'sequential')  # one doubled forward pass per step, or two passes of B
-
-def sampling_conditions(net:TrackDiT, frames, query_coords, text=None, hand_query_uvd=None, hand_query_rot=None,
-                        mode:str|None=None, # None (no guidance), 'batched' or 'sequential'
-                       ) -> dict: # 'cond', and with guidance 'uncond' (and 'both' when batched)
-    "Encode everything that stays fixed during sampling, once, keys and values of the conditioning tokens included."
+# %% ../../nbs/06_sampling.ipynb #a1ea6f73
+def sampling_condition(net:TrackDiT, frames, query_coords, text=None, hand_query_uvd=None, hand_query_rot=None,
+                       doubled:bool=False, # also the null text's condition, after the instruction's: (2B, ...)
+                      ) -> Condition: # keys and values cached
+    "Encode everything that stays fixed during sampling, once; doubled for guidance."
     scene, tokens = net.encode_scene(frames, query_coords, hand_query_uvd, hand_query_rot)
-    if not net.config.text_mode: return {'cond': net.cache_kv(net.make_condition(scene, tokens))}
+    if not net.config.text_mode: return net.cache_kv(net.make_condition(scene, tokens))
     text_tokens, pad = net.encode_text(text)
     cond = net.make_condition(scene, tokens, text_tokens, pad)
-    if mode is None: return {'cond': net.cache_kv(cond)}
-    uncond = net.make_condition(scene, tokens, *net.null_text(*pad.shape), null=True)
-    if mode == 'sequential': return {'cond': net.cache_kv(cond), 'uncond': net.cache_kv(uncond)}
-    both = net.cache_kv(cond.cat(uncond))
-    B = len(text)
-    return {'both': both, 'cond': both[:B], 'uncond': both[B:]}
+    if doubled: cond = cond.cat(net.make_condition(scene, tokens, *net.null_text(*pad.shape), null=True))
+    return net.cache_kv(cond)
 
-# %% ../../nbs/06_sampling.ipynb #e515546a
-def _denoise_state(net:TrackDiT, cond:Condition, x:Tensor, t, dims:dict) -> dict:
-    "The network's outputs for the flat state `x` (B', D) at timestep `t`."
+# %% ../../nbs/06_sampling.ipynb #8e4e908c
+GUIDANCE_MODES = ('batched', 'sequential')  # one doubled forward pass per step, or two passes of B
+
+def denoise_flat(net:TrackDiT, cond:Condition, x:Tensor, t, dims:dict) -> Tensor: # (B', D)
+    "The network's prediction for the flat state `x` (B', D) at timestep `t`, as a flat state."
     track, hand = unpack_state(x, dims['N'], dims['S'], dims['Hh'])
-    timestep = torch.as_tensor(t, device=x.device).expand(len(x))
-    return net.denoise(cond, track, timestep, hand)
-
-def guided_prediction(net:TrackDiT, conds:dict, # from `sampling_conditions`
-                      x:Tensor, # (B, D) flat noisy state
-                      t:Tensor, # scalar timestep
-                      dims:dict, # sizes from `check_inputs`
-                      scale:float=1.0, rescale:float=0.0,
-                      guided:bool=False, # False: the conditional branch alone
-                     ) -> Tensor: # (B, D)
-    "The prediction for one step: conditional, or guided (batched when `conds` has 'both', else sequential)."
-    B = dims['B']
-    if not guided:
-        out = _denoise_state(net, conds['cond'], x, t, dims)
-        return pack_state(out['track_noise'], out.get('hand_noise'))
-    if 'both' in conds:
-        both = _denoise_state(net, conds['both'], x.repeat(2, 1), t, dims)  # one pass over the doubled batch
-        out_c = {k: v[:B] for k, v in both.items()}
-        out_u = {k: v[B:] for k, v in both.items()}
-    else:
-        out_c = _denoise_state(net, conds['cond'], x, t, dims)
-        out_u = _denoise_state(net, conds['uncond'], x, t, dims)
-    out = {k: cfg_combine(out_c[k], out_u[k], scale, rescale) for k in out_c}  # every output: tracks and hands
+    out = net.denoise(cond, track, torch.as_tensor(t, device=x.device).expand(len(x)), hand)
     return pack_state(out['track_noise'], out.get('hand_noise'))
+
+def forward_with_cfg(net:TrackDiT, cond:Condition, # doubled: the instruction's, then the null text's (2B, ...)
+                     x:Tensor, t, dims:dict, # flat noisy state (B, D), timestep, sizes from `check_inputs`
+                     scale:float, rescale:float=0.0, mode:str='batched') -> Tensor: # (B, D)
+    "One guided prediction: repeat the state, one forward pass over the doubled batch, chunk, combine."
+    B = len(x)
+    if mode == 'batched': pred_c, pred_u = denoise_flat(net, cond, torch.cat([x, x]), t, dims).chunk(2)
+    else: pred_c, pred_u = (denoise_flat(net, half, x, t, dims) for half in (cond[:B], cond[B:]))
+    halves = [unpack_state(p, dims['N'], dims['S'], dims['Hh']) for p in (pred_c, pred_u)]  # tracks, hands
+    return pack_state(*(None if c is None else cfg_combine(c, u, scale, rescale) for c, u in zip(*halves)))
 
 # %% ../../nbs/06_sampling.ipynb #52a9e0e0
 def _is_interval(v) -> bool:
@@ -175,6 +160,14 @@ def state_outputs(x:Tensor, dims:dict) -> dict:
         out['hand_rot_disp'] = hand[:, :, 1:, 3:]
     return out
 
+def initial_state(net:TrackDiT, dims:dict, scheduler, generator, device) -> Tensor: # (B, D)
+    "Pure noise as a flat state in the model's dtype, scaled for `scheduler`, the slot imposed."
+    N = dims['N']
+    S = dims['S']
+    Hh = dims['Hh']
+    x = randn((dims['B'], (2 * N + 9 * Hh) * S), generator, device, dtype=net.track_in.weight.dtype)
+    return impose_slot_state(x * scheduler.init_noise_sigma, N, S, Hh)
+
 def _intermediate(t, x:Tensor, res, dims:dict) -> dict:
     "The state after one step, and the scheduler's estimate of the clean state when it has one."
     x0 = getattr(res, 'pred_original_sample', None)
@@ -202,24 +195,19 @@ def sample(net:TrackDiT, scheduler, # the network; a diffusers scheduler with `s
     dims = net.check_inputs(frames, query_coords, text, hand_query_uvd, hand_query_rot)
     guide = check_guidance(c, guidance_scale, guidance_interval, guidance_mode, guidance_rescale)
     steps = check_sampling(c, scheduler, num_inference_steps, generator, dims['B'])
-    N = dims['N']
-    S = dims['S']
-    Hh = dims['Hh']
     sched = copy.deepcopy(scheduler)
     sched.set_timesteps(steps, device=frames.device)
-    conds = sampling_conditions(net, frames, query_coords, text, hand_query_uvd, hand_query_rot,
-                                guidance_mode if guide else None)
-    x = randn((dims['B'], (2 * N + 9 * Hh) * S), generator, frames.device,
-                     dtype=net.track_in.weight.dtype)  # a half-precision model samples in half precision
-    x = impose_slot_state(x * sched.init_noise_sigma, N, S, Hh)
-    steps = []
+    cond = sampling_condition(net, frames, query_coords, text, hand_query_uvd, hand_query_rot, doubled=guide)
+    x = initial_state(net, dims, sched, generator, frames.device)
+    trace = []
     for t in sched.timesteps:
-        guided = guide and in_interval(t, guidance_interval, c.num_diffusion_steps)
         xin = sched.scale_model_input(x, t)
-        pred = guided_prediction(net, conds, xin, t, dims, guidance_scale, guidance_rescale, guided)
+        if guide and in_interval(t, guidance_interval, c.num_diffusion_steps):
+            pred = forward_with_cfg(net, cond, xin, t, dims, guidance_scale, guidance_rescale, guidance_mode)
+        else: pred = denoise_flat(net, cond[:dims['B']], xin, t, dims)  # the instruction's half alone
         res = sched.step(pred, t, x, **_step_kwargs(sched, generator))
-        x = impose_slot_state(res.prev_sample, N, S, Hh)
-        if return_intermediate: steps.append(_intermediate(t, x, res, dims))
+        x = impose_slot_state(res.prev_sample, dims['N'], dims['S'], dims['Hh'])
+        if return_intermediate: trace.append(_intermediate(t, x, res, dims))
     out = state_outputs(x, dims)
-    if return_intermediate: out['intermediates'] = steps
+    if return_intermediate: out['intermediates'] = trace
     return out
