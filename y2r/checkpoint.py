@@ -23,7 +23,7 @@ from .config import Config, load_config
 from .data import atomic_path, load_stats
 from .factory import vocab_for
 from .models.diffusion_model import DiffusionIntentTracker
-from .models.network import ModelConfig
+from .models.config import ModelConfig, without_retired
 
 # %% ../nbs/12_checkpoint.ipynb #24807578
 FORMAT = 'y2r-checkpoint'
@@ -112,7 +112,8 @@ def load_weights(model:DiffusionIntentTracker, ckpt:dict, key:str='model'):
 def _rebuild(ckpt:dict, ema:bool=True) -> tuple: # model, the key of the weights loaded ('ema' or 'model')
     "A model built from the checkpoint's own config, with its EMA weights if saved (and `ema`), else the raw ones."
     key = 'ema' if ema and ckpt.get('ema') is not None else 'model'
-    return load_weights(DiffusionIntentTracker(ModelConfig(**ckpt['model_config'])), ckpt, key), key
+    mc = ModelConfig(**without_retired(ckpt['model_config'], 'checkpoint: '))  # fields that were experiments: see the model config
+    return load_weights(DiffusionIntentTracker(mc), ckpt, key), key
 
 def load_model(path, device='cpu', ema:bool=True) -> DiffusionIntentTracker:
     "The model saved at `path`, rebuilt from its own config, with the EMA weights if saved (and `ema`)."

@@ -17,7 +17,7 @@ from fastcore.basics import patch
 from huggingface_hub import ModelHubMixin
 from torch import Tensor
 
-from .config import ModelConfig
+from .config import ModelConfig, without_retired
 
 from .network import TrackDiT
 from .objective import make_noise_scheduler, read_batch, training_loss
@@ -120,7 +120,8 @@ def _from_pretrained(cls, *, model_id:str, revision=None, cache_dir=None, force_
     from huggingface_hub import hf_hub_download
     from safetensors.torch import load_model
     config = kwargs.pop('config', None)
-    if isinstance(config, dict): config = ModelConfig(**config)
+    if isinstance(config, dict): config = ModelConfig(**without_retired(config))
+    kwargs = without_retired(kwargs, f'{model_id}: ')  # config.json of an older release: fields that were experiments
     names = {f.name for f in fields(ModelConfig)}
     unknown = sorted(set(kwargs) - names)
     if unknown: raise TypeError(f"from_pretrained: unknown arguments {unknown}; pass fields of ModelConfig")

@@ -7,7 +7,7 @@ Docs: https://y2r-dev.github.io/y2r/models_factory.html.md"""
 # %% auto #0
 __all__ = []
 
-# %% ../../nbs/11a_models_factory.ipynb #55c7f319
+# %% ../../nbs/11a_models_factory.ipynb #adc56e57
 from ..factory import check_disp_stats, create_model, model_config
 
 __all__ = ['check_disp_stats', 'create_model', 'model_config']

@@ -191,10 +191,7 @@ def encode_scene(self:TrackDiT, frames:Tensor, # (B, F, 3, H, W)
 # %% ../../nbs/04_network.ipynb #06f4eeb1
 @patch
 def null_text(self:TrackDiT, B:int, L:int) -> tuple: # tokens (B, L, H), pad_mask (B, L)
-    "The null instruction for `B` samples, `L` long: the learned token, then padding ('bare' `null_mode`: the token everywhere, no padding)."
-    if self.config.null_mode == 'bare':
-        null = self.null_text_embedding.expand(B, L, -1)
-        return null, torch.zeros(B, L, dtype=torch.bool, device=null.device)
+    "The null instruction for `B` samples, `L` long: the learned token, then padding."
     null = F.pad(self.null_text_embedding, (0, 0, 0, L - 1)).expand(B, L, -1)
     pad = (torch.arange(L, device=null.device) > 0).expand(B, L)
     return null, pad
@@ -255,7 +252,6 @@ def make_condition(self:TrackDiT, scene:Tensor, # (B, P, H) from `encode_scene`
                    tokens:Tensor, # (B, M, H) from `encode_scene`
                    text_tokens:Tensor|None=None, # (B, L, H) from `encode_text`
                    text_pad:Tensor|None=None, # (B, L)
-                   null:Tensor|bool|None=None, # (B,) or a bool: True where `text_tokens` are the null text ('bare' `null_mode` only)
                   ) -> Condition:
     "Ground the static tokens in the instruction; assemble the conditioning tokens (scene, then text) and the pooled instruction."
     B, P, H = scene.shape
@@ -263,16 +259,11 @@ def make_condition(self:TrackDiT, scene:Tensor, # (B, P, H) from `encode_scene`
     if text_tokens is None: return Condition(tokens, scene, pad, scene.new_zeros(B, H))
     tokens = tokens + self.ground_attn(self.ground_norm(tokens), text_tokens, text_pad)  # what the instruction says of me
     typed = text_tokens + self.ctx_type.weight[1]
-    bare = null is not None and self.config.null_mode == 'bare'  # the original system's null: nothing learned added to it
-    if bare:
-        null = torch.as_tensor(null, dtype=torch.bool, device=scene.device).expand(B)
-        typed = torch.where(null[:, None, None], text_tokens, typed)  # no text-type embedding on the null
     ctx = torch.cat([scene, typed], 1)
     ctx_pad = torch.cat([pad, text_pad], 1)
     for blk in self.ground_blocks: tokens = blk(tokens, ctx, ctx_pad)  # compare notes: shapes, places, who else answers
     keep = (~text_pad)[..., None].to(text_tokens.dtype)  # (B, L, 1): average over real tokens only
     c_text = self.text_pool((text_tokens * keep).sum(1) / keep.sum(1))
-    if bare: c_text = torch.where(null[:, None], 0, c_text)  # and no pooled instruction
     return Condition(tokens, ctx, ctx_pad, c_text)
 
 @patch
@@ -286,7 +277,7 @@ def condition(self:TrackDiT, frames, query_coords, text=None, hand_query_uvd=Non
     "Encode the scene and the instruction (null text where `drop_text`) into a `Condition`."
     scene, tokens = self.encode_scene(frames, query_coords, hand_query_uvd, hand_query_rot)
     if not self.config.text_mode: return self.make_condition(scene, tokens)
-    return self.make_condition(scene, tokens, *self.encode_text(text, drop_text), null=drop_text)
+    return self.make_condition(scene, tokens, *self.encode_text(text, drop_text))
 
 @patch
 def motion_logits(self:TrackDiT, cond:Condition, N:int # track tokens first, then hands

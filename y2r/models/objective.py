@@ -131,7 +131,7 @@ def training_loss(net:TrackDiT, batch:Mapping, # a batch of the data contract
         uvd = err[..., :3].mean((1, 2, 3))
         rot = err[..., 3:].mean((1, 2, 3))
     per_sample = track + c.hand_uvd_weight * uvd + c.hand_rot_weight * rot
-    total = (per_sample * w).mean() if c.importance_weighting == 'unbiased' else per_sample.mean()
+    total = (per_sample * w).mean()
     motion = total.new_zeros(())
     if net.motion_head is not None: motion = motion_loss(net, cond, batch, disp_stats, drop)
     return dict(total_loss=total + c.motion_weight * motion, track_loss=track.mean(), hand_uvd_loss=uvd.mean(),

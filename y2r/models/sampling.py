@@ -61,7 +61,7 @@ def cfg_combine(cond:Tensor, # (B, n, S, C) conditional prediction
     ratio = cond[:, :, 1:].std(dims, keepdim=True) / guided[:, :, 1:].std(dims, keepdim=True)
     return rescale * guided * ratio + (1 - rescale) * guided
 
-# %% ../../nbs/06_sampling.ipynb #a1ea6f73
+# %% ../../nbs/06_sampling.ipynb #82734577
 def sampling_condition(net:TrackDiT, frames, query_coords, text=None, hand_query_uvd=None, hand_query_rot=None,
                        doubled:bool=False, # also the null text's condition, after the instruction's: (2B, ...)
                       ) -> Condition: # keys and values cached
@@ -70,10 +70,10 @@ def sampling_condition(net:TrackDiT, frames, query_coords, text=None, hand_query
     if not net.config.text_mode: return net.cache_kv(net.make_condition(scene, tokens))
     text_tokens, pad = net.encode_text(text)
     cond = net.make_condition(scene, tokens, text_tokens, pad)
-    if doubled: cond = cond.cat(net.make_condition(scene, tokens, *net.null_text(*pad.shape), null=True))
+    if doubled: cond = cond.cat(net.make_condition(scene, tokens, *net.null_text(*pad.shape)))
     return net.cache_kv(cond)
 
-# %% ../../nbs/06_sampling.ipynb #8e4e908c
+# %% ../../nbs/06_sampling.ipynb #8b5efc3b
 GUIDANCE_MODES = ('batched', 'sequential')  # one doubled forward pass per step, or two passes of B
 
 def denoise_flat(net:TrackDiT, cond:Condition, x:Tensor, t, dims:dict) -> Tensor: # (B', D)
