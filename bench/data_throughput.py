@@ -12,7 +12,9 @@ import argparse, os, time
 import torch
 from torch.utils.data import DataLoader
 
-from y2r.data import SyntheticWorld, WorldConfig, collate_tracks
+from y2r.contract import collate_tracks
+from y2r.world.scenes import WorldConfig
+from y2r.world.dataset import SyntheticWorld
 
 
 def rate(fn, n):

@@ -7,7 +7,7 @@
 `y2r-small` itself is the default run's `best.pt` (`y2r-train`, then `load_model(...).save_pretrained(...)`). `early` runs
 the same default config (configs/train_diffusion.yaml) with `Trainer.fit(until=150)`: the first 150 of its 700 steps,
 identical to the full run's, so the early model is the full run's own past. Its EMA weights are saved with
-`save_pretrained`. `curves` measures instruction following against the CFG scale on held-out pushes (`demo_world`, seed
+`save_pretrained`. `curves` measures instruction following against the guidance scale on held-out pushes (`demo_world`, seed
 1000) and writes it next to the weights, so that the explorer draws the curve without computing it. About 1 minute for
 `early` and about 3 minutes per model for `curves` on 2 CPU cores.
 """
@@ -37,10 +37,11 @@ def make_early(step: int, out: Path):
 
 def make_curves(names, n: int):
     "Write guidance.json into every named packaged folder."
-    from y2r.widgets import CURVE_NAME, following_curve, load_pretrained
+    from y2r.evaluate import following_curve
+    from y2r.pipeline import CURVE_NAME, TrackPipeline
     for name in names:
         t = time.time()
-        curve = following_curve(load_pretrained(name=name), n=n, progress=True)
+        curve = following_curve(TrackPipeline.from_pretrained(name).model, n=n, progress=True)
         curve.update(model=name, seconds=round(time.time() - t, 1), command='python tools/package_models.py curves',
                      torch=torch.__version__)
         (WEIGHTS / name / CURVE_NAME).write_text(json.dumps(curve, indent=1) + '\n')

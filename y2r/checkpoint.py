@@ -20,7 +20,8 @@ from fastcore.script import call_parse
 from torch import nn
 
 from .config import Config, load_config
-from .data import atomic_path, load_stats
+from .files import atomic_path
+from .trackfile import load_stats
 from .factory import vocab_for
 from .models.diffusion_model import DiffusionIntentTracker
 from .models.config import ModelConfig, without_retired
@@ -196,7 +197,7 @@ def _with_stats(sd:dict, disp_stats, src, log:list) -> dict:
         log.append('disp_mean, disp_std: set from the statistics given')
     elif 'disp_mean' not in sd or 'disp_std' not in sd:
         raise ValueError(f'{src}: no displacement statistics (disp_mean, disp_std) in the checkpoint: pass disp_stats '
-                         '(`--disp-stats STATS.json`, as y2r.data.save_stats writes it, or `--disp-stats MEAN_X MEAN_Y STD_X STD_Y`)')
+                         '(`--disp-stats STATS.json`, as y2r.trackfile.save_stats writes it, or `--disp-stats MEAN_X MEAN_Y STD_X STD_Y`)')
     return sd
 
 def migrate_checkpoint(src, # an old checkpoint
@@ -228,12 +229,12 @@ def _with_vocab(mc:ModelConfig, sd:dict) -> ModelConfig:
 
 # %% ../nbs/12_checkpoint.ipynb #539037eb
 def parse_disp_stats(values:list) -> dict:
-    "Displacement statistics from `--disp-stats`: a JSON file written by `y2r.data.save_stats`, or MEAN_X MEAN_Y STD_X STD_Y."
+    "Displacement statistics from `--disp-stats`: a JSON file written by `y2r.trackfile.save_stats`, or MEAN_X MEAN_Y STD_X STD_Y."
     if len(values) == 1 and not re.fullmatch(r'[-+0-9.,eE ]+', values[0]): return load_stats(values[0])
     try: x = [float(v) for s in values for v in s.replace(',', ' ').split()]
     except ValueError: x = []
     if len(x) != 4 or not all(map(math.isfinite, x)) or min(x[2:]) <= 0:
-        raise ValueError(f'--disp-stats {" ".join(values)}: expected a JSON file written by y2r.data.save_stats, '
+        raise ValueError(f'--disp-stats {" ".join(values)}: expected a JSON file written by y2r.trackfile.save_stats, '
                          'or four numbers MEAN_X MEAN_Y STD_X STD_Y with positive STDs')
     return dict(displacement_mean=torch.tensor(x[:2]), displacement_std=torch.tensor(x[2:]))
 
@@ -244,7 +245,7 @@ def migrate_cli(argv:list|None=None):
     p.add_argument('dst', help='new checkpoint to write')
     p.add_argument('--config', default=None, help='YAML config of the run, if the checkpoint has none')
     p.add_argument('--disp-stats', nargs='+', default=None, metavar='STATS',
-                   help='displacement statistics, if the checkpoint has none: a JSON file of y2r.data.save_stats, or MEAN_X MEAN_Y STD_X STD_Y')
+                   help='displacement statistics, if the checkpoint has none: a JSON file of y2r.trackfile.save_stats, or MEAN_X MEAN_Y STD_X STD_Y')
     a = p.parse_args(argv)
     stats = None if a.disp_stats is None else parse_disp_stats(a.disp_stats)
     for line in migrate_checkpoint(a.src, a.dst, config=a.config, disp_stats=stats): print(' -', line)

@@ -1,4 +1,4 @@
-"""One place for what a batch holds: the keys, their shapes, the one name of every size, and the normalisation of frames and displacements.
+"""One place for what a batch holds: the keys, their shapes, the one name of every size, the normalisation of frames and displacements, and batches made from episodes.
 
 Docs: https://y2r-dev.github.io/y2r/contract.html.md"""
 
@@ -6,8 +6,9 @@ Docs: https://y2r-dev.github.io/y2r/contract.html.md"""
 
 # %% auto #0
 __all__ = ['BATCH_SHAPES', 'INPUT_KEYS', 'TEXT_KEYS', 'HAND_KEYS', 'check_keys', 'check_shape', 'check_values',
-           'normalize_frames', 'denormalize_frames', 'normalize_disp', 'denormalize_disp', 'disp_to_pixel_tracks',
-           'random_batch', 'with_slot', 'impose_slot', 'randn']
+           'normalize_frames', 'denormalize_frames', 'normalize_disp', 'denormalize_disp', 'displacement_stats',
+           'disp_to_pixel_tracks', 'grid_queries', 'random_batch', 'make_batch', 'unbatch', 'collate_tracks',
+           'with_slot', 'impose_slot', 'randn']
 
 # %% ../nbs/01_contract.ipynb #e09ff895
 from collections.abc import Mapping
@@ -15,6 +16,7 @@ from collections.abc import Mapping
 import numpy as np
 import torch
 from torch import Tensor
+from torch.utils.data import default_collate
 
 # %% ../nbs/01_contract.ipynb #a351d469
 BATCH_SHAPES = {  # key -> shape, in the letters above
@@ -108,6 +110,15 @@ def denormalize_disp(x:Tensor, # (..., 2) normalised displacements
     "The model's normalised displacements back to image units."
     return x * stats['displacement_std'].to(x) + stats['displacement_mean'].to(x)
 
+# %% ../nbs/01_contract.ipynb #bd9452ce
+def displacement_stats(disp:torch.Tensor,            # (..., 2) displacements in image units
+                       visible:torch.Tensor|None=None, # (...) bool, which entries to count
+                      ) -> dict:
+    "`displacement_mean` and `displacement_std`, (2,) each: the model's `disp_stats`"
+    d = disp.reshape(-1, 2).double()
+    if visible is not None: d = d[visible.reshape(-1)]
+    return dict(displacement_mean=d.mean(0).float(), displacement_std=d.std(0).clamp_min(1e-6).float())
+
 # %% ../nbs/01_contract.ipynb #d28f1d29
 def disp_to_pixel_tracks(track_disp:Tensor, # (B, N, T, 2) displacements, normalised unless `stats` is None
                          query_coords:Tensor, # (B, N, 2) in [0, 1]
@@ -121,6 +132,18 @@ def disp_to_pixel_tracks(track_disp:Tensor, # (B, N, T, 2) displacements, normal
     if include_query: xy = torch.cat([query_coords[:, :, None], xy], 2)
     H, W = (image_size, image_size) if isinstance(image_size, int) else image_size
     return xy * xy.new_tensor([W, H])
+
+# %% ../nbs/01_contract.ipynb #0776c19f
+def grid_queries(H:int, W:int, # frame size
+                 n:int, # about this many points (the nearest grid)
+                ) -> np.ndarray: # (n', 2) x, y pixel centres
+    "A regular grid of query points with a half-cell margin."
+    nx = max(1, round(np.sqrt(n * W / H)))
+    ny = max(1, round(n / nx))
+    xs = (np.arange(nx) + .5) * W / nx
+    ys = (np.arange(ny) + .5) * H / ny
+    g = np.stack(np.meshgrid(xs, ys), -1).reshape(-1, 2)
+    return np.floor(g) + .5
 
 # %% ../nbs/01_contract.ipynb #c14ef927
 _TEXTS = ("push the red block left", "pick up the blue ball", "push the ball", "move the red block to the right")
@@ -149,6 +172,36 @@ def random_batch(B:int=4, N:int=8, T:int=8, # batch, points, future steps
     b['gt_hand_uvd_disp'] = _lines(g, B, Hh, T, 3)
     b['gt_hand_rot_disp'] = _lines(g, B, Hh, T, 6)
     return b
+
+# %% ../nbs/01_contract.ipynb #20cf026c
+def make_batch(frames:np.ndarray,     # (B, F, H, W, 3) uint8, the last one at t=0
+               tracks:np.ndarray,     # (B, T+1, N, 2) point positions in [0, 1], t=0..T
+               visibility:np.ndarray, # (B, T+1, N) bool
+               hand_uvd:np.ndarray,   # (B, T+1, Hh, 3) hand u, v in [0, 1] and depth
+               hand_rot:np.ndarray,   # (B, T+1, Hh, 6) 6D hand rotation
+               text:list, disp_stats:Mapping, # B instructions; `displacement_mean` and `displacement_std`, (2,) tensors each
+               **extra) -> dict:
+    "A batch of the data contract from episode windows; `extra` (B, ...) arrays become tensors as they are"
+    f32 = lambda a: torch.from_numpy(np.ascontiguousarray(a, np.float32))
+    step = lambda a: (a[:, 1:] - a[:, :1]).swapaxes(1, 2)  # (B, T+1, M, C) positions to (B, M, T, C) displacements
+    disp = step(tracks)
+    vis = np.asarray(visibility, bool)
+    return dict(frames=normalize_frames(frames), query_coords=f32(tracks[:, 0]), gt_disp=f32(disp),
+                gt_disp_normalized=normalize_disp(f32(disp), disp_stats), gt_visibility=torch.from_numpy((vis[:, 1:] & vis[:, :1]).swapaxes(1, 2).copy()),
+                text=list(text), hand_query_uvd=f32(hand_uvd[:, 0]), hand_query_rot=f32(hand_rot[:, 0]),
+                gt_hand_uvd_disp=f32(step(hand_uvd)), gt_hand_rot_disp=f32(step(hand_rot)),
+                **{k: torch.as_tensor(np.asarray(v)) for k, v in extra.items()})
+
+def unbatch(batch:Mapping) -> list[dict]:
+    "Split a batch into its samples (views, no copies)"
+    return [{k: v[i] for k, v in batch.items()} for i in range(len(batch['text']))]
+
+# %% ../nbs/01_contract.ipynb #d293b7ef
+def collate_tracks(samples:list[dict], # samples of the data contract, without the batch dimension
+                  ) -> dict:
+    "Stack samples into a batch of the data contract (texts become a list of str)."
+    check_keys(samples[0], [k for k in BATCH_SHAPES if k not in ('text', 'gt_visibility')])
+    return default_collate(samples)
 
 # %% ../nbs/01_contract.ipynb #11cec13d
 def with_slot(disp:Tensor # (B, n, T, C) future displacements

@@ -13,10 +13,10 @@ from dataclasses import replace
 import torch
 
 from .config import load_config
-from .data import instruction_texts
+from .world.language import instruction_texts
 from .models.diffusion_model import DiffusionIntentTracker
 from .models.encoders import Tokenizer
-from .models.network import ModelConfig
+from .models.config import ModelConfig
 
 # %% ../nbs/11_factory.ipynb #1a2a5563
 _NO_STATS = ('`disp_stats` is required: a dict with displacement_mean and displacement_std (2 numbers each), '
@@ -55,13 +55,14 @@ def create_model(cfg, # config: YAML path, dict, `Config`, `ModelConfig` or nest
                  disp_stats=None, # dict with displacement_mean and displacement_std, 2 numbers each
                  device='cpu', # where to put the model
                  texts:list|None=None, # training instructions for the scratch tokenizer; default: the synthetic world's
+                 model_cls:type=DiffusionIntentTracker, # a subclass, for experiments that change one part of the model
                 ) -> DiffusionIntentTracker:
     "A `DiffusionIntentTracker` built from `cfg`, knowing the displacement statistics of its data."
     mc = model_config(cfg)
     stats = check_disp_stats(disp_stats)
     if mc.model_type != 'diffusion': raise ValueError(f"`model.model_type` must be 'diffusion', got {mc.model_type!r}")
     if mc.text_mode and mc.text_encoder == 'scratch' and mc.vocab is None: mc = replace(mc, vocab=vocab_for(texts))
-    model = DiffusionIntentTracker(mc)
+    model = model_cls(mc)
     model.disp_mean.copy_(stats['displacement_mean'])
     model.disp_std.copy_(stats['displacement_std'])
     return model.to(device)

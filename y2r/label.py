@@ -16,8 +16,9 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from .data import open_track_file, write_track_file
-from .tracking import grid_queries, make_tracker, moving_queries, require
+from .contract import grid_queries
+from .trackfile import open_track_file, write_track_file
+from .tracking import make_tracker, moving_queries, require
 
 # %% auto #0
 __all__ = ['VIDEO_SUFFIXES', 'QUERIES', 'SOURCES', 'fit_frames', 'read_video', 'read_instructions', 'video_folder_episodes',

@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt
 from matplotlib.collections import LineCollection
 
 from .contract import denormalize_frames
-from .data import DIRECTION_VECTORS
+from .world.language import DIRECTION_VECTORS
 
 # %% auto #0
 __all__ = ['point_errors', 'masked_mean', 'ade', 'fde', 'min_ade', 'min_fde', 'hand_position_error', 'rot6d_to_matrix',

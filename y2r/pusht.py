@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from .data import DIRECTION_VECTORS, DIRECTION_WORDS, DIRECTIONS
+from .world.language import DIRECTION_VECTORS, DIRECTION_WORDS, DIRECTIONS
 from .tracking import require
 
 # %% auto #0

@@ -16,9 +16,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from .data import REFS
+from .world.language import REFS
 from .metrics import show_tracks
-from .timestep_sampling import plot_probs
+from .sampler_demo import plot_probs
 
 # %% ../nbs/14_runlog.ipynb #67feea1e
 FIELDS = ('step', 'split', 'name', 'value')  # the columns of `metrics.csv`

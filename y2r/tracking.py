@@ -12,8 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 # %% auto #0
-__all__ = ['TRACKERS', 'require', 'grid_queries', 'moving_queries', 'lk_step', 'lk_track', 'LKTracker', 'CoTracker',
-           'make_tracker']
+__all__ = ['TRACKERS', 'require', 'moving_queries', 'lk_step', 'lk_track', 'LKTracker', 'CoTracker', 'make_tracker']
 
 # %% ../nbs/22_tracking.ipynb #fd98298e
 def require(module:str, # the module to import
@@ -23,18 +22,6 @@ def require(module:str, # the module to import
     try: return importlib.import_module(module)
     except ImportError as e:
         raise ImportError(f"{module} is needed here and is not installed: pip install \"y2r[{extra}]\"") from e
-
-# %% ../nbs/22_tracking.ipynb #7c1df1c7
-def grid_queries(H:int, W:int, # frame size
-                 n:int, # about this many points (the nearest grid)
-                ) -> np.ndarray: # (n', 2) x, y pixel centres
-    "A regular grid of query points with a half-cell margin."
-    nx = max(1, round(np.sqrt(n * W / H)))
-    ny = max(1, round(n / nx))
-    xs = (np.arange(nx) + .5) * W / nx
-    ys = (np.arange(ny) + .5) * H / ny
-    g = np.stack(np.meshgrid(xs, ys), -1).reshape(-1, 2)
-    return np.floor(g) + .5
 
 # %% ../nbs/22_tracking.ipynb #3423128e
 def moving_queries(frames:np.ndarray, # (L, H, W, 3) uint8

@@ -1,0 +1,1 @@
+"""The synthetic world: its `language`, `scenes`, `tasks` and the `dataset` that joins them."""
