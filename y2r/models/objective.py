@@ -87,6 +87,10 @@ def read_batch(net:TrackDiT, batch:Mapping) -> tuple: # the inputs of `forward` 
     if c.hand_mode:
         check_shape(batch['gt_hand_uvd_disp'], 'gt_hand_uvd_disp', ('B', 'Hh', 'T', 3), dims)
         check_shape(batch['gt_hand_rot_disp'], 'gt_hand_rot_disp', ('B', 'Hh', 'T', 6), dims)
+    vis = batch.get('gt_visibility')
+    if vis is not None:
+        check_shape(vis, 'gt_visibility', ('B', 'N', 'T'), dims)
+        if vis.dtype != torch.bool: raise ValueError(f"`gt_visibility` must be a bool tensor, got {vis.dtype}: use `vis > 0`")
     return inputs, dims
 
 # %% ../../nbs/05_objective.ipynb #724484e5
