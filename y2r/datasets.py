@@ -29,6 +29,9 @@ def make_datasets(cfg:Config) -> tuple: # train dataset, validation dataset
               image_size=m.image_size, val_frac=d.val_frac, split_seed=d.seed, frame_stride=d.frame_stride,
               horizon_seconds=d.horizon_seconds)
     train = H5TrackDataset(d.dataset, 'train', **kw)
+    if not train.val_episodes:
+        raise ValueError(f"{d.dataset}: one episode cannot be split into train and validation "
+                         "(data.val_frac holds out whole episodes); record at least one more episode")
     if m.hand_mode and not train.has_hands:
         raise ValueError(f"{d.dataset}: its episodes have no hands, but model.hand_mode is true; "
                          "set model.hand_mode=false")

@@ -71,6 +71,24 @@ def _check_batch(t:Tensor, losses:Tensor):
     _check(losses.shape == t.shape, 'losses', f'must have the shape of `timesteps` {tuple(t.shape)}, got {tuple(losses.shape)}')
     _check(not (t.is_floating_point() or t.is_complex()), 'timesteps', f'must be integers, got {t.dtype}')
 
+_RESET = "load an earlier checkpoint, or a fresh sampler's state (it restarts uniform and warms up again)"
+
+def _check_state(state:dict, prefix:str, # a state_dict being loaded, and the sampler's prefix in it
+                 K:int, dtype:torch.dtype): # the sampler's history_per_term and history dtype
+    "Raise unless a saved `history` holds losses `_record` would keep and saved `counts` hold counts."
+    h = state.get(prefix + 'history')
+    if torch.is_tensor(h):
+        limit = math.sqrt(torch.finfo(dtype).max / K)  # above it `_record` drops a loss
+        bad = int((~(h.double().abs() <= limit)).sum())  # NaN compares False
+        _check(bad == 0, prefix + 'history', f'holds {bad} NaN, infinite or too large values (of {h.numel()}); '
+               f'{_RESET}')
+    c = state.get(prefix + 'counts')
+    if torch.is_tensor(c):
+        c = c.double()
+        bad = int((~(c >= 0) | (c != c.floor())).sum())
+        _check(bad == 0, prefix + 'counts', f'holds {bad} values (of {c.numel()}) that are not counts of '
+               f'losses (negative, fractional or NaN); {_RESET}')
+
 # %% ../nbs/00_timestep_sampling.ipynb #4aebebe9
 class TimestepSampler(nn.Module):
     "Base class: records recent losses per timestep in buffers, and draws timesteps from `probs()` with their weights."
@@ -87,6 +105,11 @@ class TimestepSampler(nn.Module):
         self._warned = False
 
     def probs(self) -> Tensor: raise NotImplementedError
+
+    def _load_from_state_dict(self, state_dict, prefix, *args):
+        "Check a saved history and counts (`_check_state`) before `nn.Module` loads them."
+        _check_state(state_dict, prefix, self.history_per_term, self.history.dtype)
+        super()._load_from_state_dict(state_dict, prefix, *args)
 
     def update(self, timesteps:Tensor, # (B,) diffusion timesteps of the batch
                losses:Tensor): # (B,) per-sample losses at those timesteps

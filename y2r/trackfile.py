@@ -6,7 +6,7 @@ Docs: https://y2r-dev.github.io/y2r/trackfile.html.md"""
 
 # %% ../nbs/08_trackfile.ipynb #79c018f7
 from __future__ import annotations
-import contextlib, json, math, os
+import collections, contextlib, json, math, os, warnings
 from pathlib import Path
 from typing import Iterable, Mapping
 
@@ -21,14 +21,17 @@ from .contract import displacement_stats, make_batch, unbatch
 from .files import atomic_path
 
 # %% auto #0
-__all__ = ['EPISODE_KEYS', 'HAND_EPISODE_KEYS', 'check_episode', 'write_track_file', 'split_episodes', 'open_track_file',
-           'save_stats', 'load_stats', 'H5TrackDataset']
+__all__ = ['EPISODE_KEYS', 'HAND_EPISODE_KEYS', 'POINT_ANNOTATIONS', 'check_episode', 'write_track_file', 'split_episodes',
+           'open_track_file', 'save_stats', 'load_stats', 'H5TrackDataset']
 
 # %% ../nbs/08_trackfile.ipynb #ad62930f
 EPISODE_KEYS = ('frames', 'tracks', 'visibility')  # every episode has these
 HAND_EPISODE_KEYS = ('hand_uvd', 'hand_rot')         # both or neither
+POINT_ANNOTATIONS = ('point_object_id',)             # annotations with one value per point, (N,)
 
 def _fail(fname, key, expected, got): raise ValueError(f"{fname}: '{key}': expected {expected}, got {got}")
+
+def _shape(shp:tuple) -> str: return '(' + ', '.join(map(str, shp)) + ',' * (len(shp) == 1) + ')'
 
 def check_episode(ep:Mapping, # arrays or an h5py group with EPISODE_KEYS
                   text,       # the instruction
@@ -46,17 +49,38 @@ def check_episode(ep:Mapping, # arrays or an h5py group with EPISODE_KEYS
         _fail(fname, f'{where}/frames', '(L, H, W, 3) uint8 with L > 0', f'{fr.shape} {fr.dtype}')
     if image_size is not None and tuple(fr.shape[1:3]) != tuple(image_size):
         _fail(fname, f'{where}/frames', f'frames of image_size {tuple(image_size)}', tuple(fr.shape[1:3]))
-    N = ep['tracks'].shape[1] if ep['tracks'].ndim == 3 else -1
+    N = ep['tracks'].shape[1] if ep['tracks'].ndim == 3 else 'N'
     shapes = dict(tracks=(L, N, 2), visibility=(L, N))
     if all(hands):
-        Hh = ep['hand_uvd'].shape[1] if ep['hand_uvd'].ndim == 3 else -1
+        Hh = ep['hand_uvd'].shape[1] if ep['hand_uvd'].ndim == 3 else 'Hh'
         shapes.update(hand_uvd=(L, Hh, 3), hand_rot=(L, Hh, 6))
     for k, shp in shapes.items():
-        if tuple(ep[k].shape) != shp or min(shp) <= 0: _fail(fname, f'{where}/{k}', f'shape {shp} (L from frames)', tuple(ep[k].shape))
-    for k in ('tracks',) + HAND_EPISODE_KEYS * all(hands):
-        bad = ~np.isfinite(np.asarray(ep[k][()], np.float64))
-        if bad.any(): _fail(fname, f'{where}/{k}', 'finite values', f'NaN or inf at index {tuple(np.argwhere(bad)[0].tolist())}')
+        if tuple(ep[k].shape) != shp:
+            _fail(fname, f'{where}/{k}', f'shape {_shape(shp)} (L from frames)', tuple(ep[k].shape))
+    if N == 0:
+        _fail(fname, f'{where}/tracks', 'at least one point, shape (L, N, 2) with N > 0', (L, 0, 2))
+    for k in shapes: _check_values(ep[k][()], fname, f'{where}/{k}')
+    _check_point_annotations(ep, fname, where, N)
     if not isinstance(text, str) or not text: _fail(fname, f'{where}.attrs[instruction]', 'a non-empty str', repr(text))
+
+# %% ../nbs/08_trackfile.ipynb #1fc3d59f
+def _check_values(a:np.ndarray, fname, key:str):
+    "Raise unless `a` holds finite numbers, or for a visibility, bools or the numbers 0 and 1"
+    if key.endswith('visibility'):
+        if a.dtype == bool: return
+        off = (a if a.dtype.kind not in 'iuf' else a[~np.isin(a, (0, 1))]).ravel().tolist()  # values not 0 or 1
+        if off: _fail(fname, key, 'bool, or the numbers 0 and 1', f'{a.dtype} values such as {off[0]!r}')
+        return
+    if a.dtype.kind not in 'iuf': _fail(fname, key, 'numbers (float, or integer pixels)', f'dtype {a.dtype}')
+    bad = ~np.isfinite(a)
+    if bad.any(): _fail(fname, key, 'finite values', f'NaN or inf at index {tuple(np.argwhere(bad)[0].tolist())}')
+
+def _check_point_annotations(ep:Mapping, fname, where:str, N:int):
+    "Raise unless every per-point annotation of `ep` holds `N` values, one per point"
+    ann = ep['annotations'] if 'annotations' in ep else {}
+    for k in POINT_ANNOTATIONS:
+        got = tuple(np.shape(ann[k])) if k in ann else (N,)
+        if got != (N,): _fail(fname, f'{where}/annotations/{k}', f'one value per point, shape ({N},)', got)
 
 # %% ../nbs/08_trackfile.ipynb #5a4f7d88
 def write_track_file(path,                     # destination .h5 file
@@ -92,6 +116,14 @@ def split_episodes(names:list[str], val_frac:float=.1, seed:int=0) -> tuple[list
     n_val = min(max(round(val_frac * len(names)), int(val_frac > 0)), len(names) - 1) if len(names) > 1 else 0
     val = set(perm[:n_val].tolist())
     return [n for i, n in enumerate(names) if i not in val], [n for i, n in enumerate(names) if i in val]
+
+def _no_validation(path, val_frac:float):
+    "Raise why the validation split of `path` is empty: val_frac=0, or a file of one episode."
+    if val_frac <= 0:
+        raise ValueError(f"{path}: split 'val' with val_frac={val_frac} holds out no episode; set val_frac > 0")
+    raise ValueError(f"{path}: one episode cannot be split into train and validation (episodes are split "
+                     f"whole, val_frac={val_frac}); record at least one more episode, or read it with "
+                     "val_frac=0 to train without validation")
 
 # %% ../nbs/08_trackfile.ipynb #10cd8a91
 @contextlib.contextmanager
@@ -151,12 +183,48 @@ def _frame_stride(path, fps:float, T:int, frame_stride:int, horizon_seconds:floa
     return s
 
 def _has_hands(path, eps:h5py.Group) -> bool:
-    "Whether the episodes have hands: all of them, or none (an error otherwise)."
-    has = {n: 'hand_uvd' in eps[n] for n in eps}
+    "Whether the episodes have hands: all of them, or none (an error otherwise); zero hands (Hh = 0) are none."
+    has = {n: 'hand_uvd' in eps[n] and eps[n]['hand_uvd'].shape[1] > 0 for n in eps}
     if len(set(has.values())) > 1:
         without = next(n for n, h in has.items() if not h)
         _fail(path, f'episodes/{without}/hand_uvd', 'hands in every episode or in none', 'a file with both')
     return all(has.values())
+
+# %% ../nbs/08_trackfile.ipynb #7991c736
+def _annotations(ep:h5py.Group) -> str:
+    "The annotation names and shapes of `ep`, per-point ones as (N,)"
+    ann = ep['annotations'] if 'annotations' in ep else {}
+    shapes = [f"{k} {'(N,)' if k in POINT_ANNOTATIONS else _shape(ann[k].shape)}" for k in sorted(ann)]
+    return ', '.join(shapes) or 'none'
+
+def _same_annotations(path, eps:h5py.Group):
+    "Raise unless every episode has the same annotations, naming an episode that differs from most."
+    have = {n: _annotations(eps[n]) for n in eps}
+    most = collections.Counter(have.values()).most_common(1)[0][0]  # ties: the first episode's
+    odd = [n for n, a in have.items() if a != most]
+    if odd:
+        like = next(n for n, a in have.items() if a == most)
+        _fail(path, f'episodes/{odd[0]}/annotations', f'those of the other episodes ({like}: {most})', have[odd[0]])
+
+def _warn_image_units(path, eps:h5py.Group, H:int, W:int):
+    "Warn when every track coordinate lies in [0, 1.5] on frames larger than 8 pixels: image units, not pixels."
+    ranges = [(float(t.min()), float(t.max())) for t in (eps[n]['tracks'][()] for n in eps)]  # one at a time
+    lo = min(r[0] for r in ranges)
+    hi = max(r[1] for r in ranges)
+    if lo >= 0 and hi <= 1.5 and min(H, W) > 8:
+        warnings.warn(f"{path}: every track coordinate lies in [{lo:.3g}, {hi:.3g}] on {H}x{W} frames; tracks "
+                      "are expected in pixels of the stored frames: multiply tracks in image units by (W, H)")
+
+def _check_file(path, f:h5py.File) -> tuple: # (H, W) of the frames, whether the episodes have hands
+    "Check every episode of the open track file `f`, and what they must share"
+    size = f.attrs.get('image_size')
+    if size is None: _fail(path, 'attrs[image_size]', '(H, W)', 'nothing')
+    eps = f['episodes']
+    for n in eps: check_episode(eps[n], eps[n].attrs.get('instruction'), path, f'episodes/{n}', size)
+    _same_annotations(path, eps)
+    H, W = (int(s) for s in size)
+    _warn_image_units(path, eps, H, W)
+    return (H, W), _has_hands(path, eps)
 
 # %% ../nbs/08_trackfile.ipynb #c6d88d1a
 class H5TrackDataset(Dataset):
@@ -181,16 +249,13 @@ class H5TrackDataset(Dataset):
         self._h5 = None
         self._pid = None
         with open_track_file(self.path) as f, _reading(self.path):
+            (self.H, self.W), self.has_hands = _check_file(self.path, f)
             eps = f['episodes']
-            size = f.attrs.get('image_size')
-            if size is None: _fail(self.path, 'attrs[image_size]', '(H, W)', 'nothing')
-            for n in eps: check_episode(eps[n], eps[n].attrs.get('instruction'), self.path, f'episodes/{n}', size)
-            self.H, self.W = (int(s) for s in size)
             self.fps = float(f.attrs.get('fps', 10.))
             self.frame_stride = _frame_stride(self.path, self.fps, self.T, frame_stride, horizon_seconds)
-            self.has_hands = _has_hands(self.path, eps)
             lengths = {n: eps[n]['frames'].shape[0] for n in eps}
             self.train_episodes, self.val_episodes = split_episodes(sorted(lengths), val_frac, split_seed)
+            if split == 'val' and not self.val_episodes: _no_validation(self.path, val_frac)
             s = self.frame_stride
             self.index = [(n, t0) for n in (self.train_episodes if split == 'train' else self.val_episodes)
                           for t0 in range((frame_stack - 1) * s, lengths[n] - num_future_steps * s, stride)]
@@ -214,14 +279,28 @@ def _stats(self:H5TrackDataset, f:h5py.File, disp_stats, stats_path, stride:int)
     disp = []
     vis = []
     for n in self.train_episodes:
-        tr = f[f'episodes/{n}/tracks'][()] / [self.W, self.H]
-        v = f[f'episodes/{n}/visibility'][()]
+        tr = np.asarray(f[f'episodes/{n}/tracks'][()], np.float32) / [self.W, self.H]
+        v = np.asarray(f[f'episodes/{n}/visibility'][()], bool)
         s = self.frame_stride
         t0 = np.arange((self.F - 1) * s, len(tr) - self.T * s, stride)[:, None]
         idx = t0 + s * np.arange(1, self.T + 1)  # (W, T) frames after each query frame
         disp.append(torch.from_numpy(tr[idx] - tr[t0]))
         vis.append(torch.from_numpy(v[idx] & v[t0]))
+    _check_seen(self.path, self.train_episodes, vis)
     return displacement_stats(torch.cat(disp), torch.cat(vis))
+
+def _check_seen(path, names:list, vis:list):
+    "Warn about the episodes whose windows see no point twice; raise if fewer than two pairs are seen at all."
+    unseen = [n for n, v in zip(names, vis) if not v.any()]
+    if unseen:
+        listed = ', '.join(unseen[:3]) + ', ...' * (len(unseen) > 3)
+        warnings.warn(f"{path}: {len(unseen)} episode(s) ({listed}) show no point at both a query frame and a "
+                      "later step; they add nothing to the statistics or the loss")
+    seen = int(sum(v.sum() for v in vis))
+    if seen < 2:
+        raise ValueError(f"{path}: 'visibility': expected at least 2 (point, step) pairs visible at both "
+                         f"ends of a train window, got {seen}; the displacement statistics would be NaN. "
+                         "Mark visible points True (or 1), or give disp_stats")
 
 # %% ../nbs/08_trackfile.ipynb #2b808a73
 @patch
@@ -242,11 +321,12 @@ def _window(self:H5TrackDataset, ep:h5py.Group, i:int, t0:int) -> dict:
     wh = np.array([self.W, self.H])
     s = self.frame_stride
     sl = slice(t0, t0 + self.T * s + 1, s)
-    tr = ep['tracks'][sl] / wh
-    vis = ep['visibility'][sl]
+    f32 = lambda k: np.asarray(ep[k][sl], np.float32)  # integer pixels as floats
+    tr = f32('tracks') / wh
+    vis = np.asarray(ep['visibility'][sl], bool)       # 0 and 1 as bool
     no_hands = np.zeros((self.T + 1, 0, 9), np.float32)
-    uvd = ep['hand_uvd'][sl] if self.has_hands else no_hands[..., :3]
-    rot = ep['hand_rot'][sl] if self.has_hands else no_hands[..., :6]
+    uvd = f32('hand_uvd') if self.has_hands else no_hands[..., :3]
+    rot = f32('hand_rot') if self.has_hands else no_hands[..., :6]
     pts = self._points(i, vis[0])
     ann = {k: v[()] for k, v in ep['annotations'].items()} if 'annotations' in ep else {}
     if 'point_object_id' in ann: ann['point_object_id'] = ann['point_object_id'][pts]
