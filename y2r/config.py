@@ -9,7 +9,7 @@ __all__ = ['SECTIONS', 'DEFAULT_CONFIG', 'PACKAGED_CONFIG', 'PREVIOUS_SCHEDULE',
            'load_config', 'check_sections', 'world_config', 'save_config', 'default_config']
 
 # %% ../nbs/10_config.ipynb #96f4a858
-import argparse, copy, difflib, importlib.resources, re, types, typing
+import argparse, copy, difflib, importlib.resources, re, types, typing, warnings
 from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
 
@@ -190,6 +190,7 @@ def _as_dict(src) -> dict:
         try: text = p.read_text()
         except UnicodeDecodeError as e: raise ValueError(f'{p}: not a UTF-8 text file ({e.reason} at byte {e.start})') from None
         d = _read_yaml(text, str(p))
+        if d is None: warnings.warn(f'{p}: empty config file (no YAML in it): every setting takes its default')
         return {} if d is None else d
     if isinstance(src, Config): return asdict(src)
     if isinstance(src, argparse.Namespace): src = vars(src)

@@ -22,9 +22,10 @@ from .models.diffusion_model import WEIGHTS_NAME, DiffusionIntentTracker
 from .models.sampling import sample
 
 # %% auto #0
-__all__ = ['PACKAGED', 'CURVE_NAME', 'NEUTRAL_HAND_ROT', 'HUB_ID', 'pretrained_path', 'pretrained_available', 'packaged_curve',
-           'load_image', 'fit_image', 'hand_inputs', 'query_points', 'picture_batch', 'as_batch', 'repeat_inputs',
-           'track_outputs', 'TrackPipeline', 'show_prediction']
+__all__ = ['PACKAGED', 'CURVE_NAME', 'MAX_SIDE', 'MIN_SIDE', 'NEUTRAL_HAND_ROT', 'HUB_ID', 'pretrained_path',
+           'pretrained_available', 'packaged_curve', 'read_picture', 'load_image', 'fit_image', 'hand_inputs',
+           'query_points', 'picture_batch', 'as_batch', 'repeat_inputs', 'track_outputs', 'TrackPipeline',
+           'show_prediction']
 
 # %% ../nbs/12a_pipeline.ipynb #a9f4a57e
 PACKAGED = ('y2r-small', 'y2r-small-early')  # the default run's best model, and the same run at step 150 of 700
@@ -44,19 +45,47 @@ def packaged_curve(name:str='y2r-small') -> dict|None:
     return json.loads(p.read_text()) if p.is_file() else None
 
 # %% ../nbs/12a_pipeline.ipynb #ad6579e6
-def load_image(image) -> np.ndarray: # (H, W, 3) uint8
-    "A picture as RGB uint8: a path (PNG, JPEG, ...), a PIL image, or an (H, W, 3) array of uint8 or [0, 1] floats."
-    from PIL import Image
-    if isinstance(image, (str, Path)):
-        path = Path(image)
-        if not path.is_file(): raise FileNotFoundError(f"{path}: no such image file")
-        try: image = Image.open(path)
-        except OSError as e: raise ValueError(f"{path}: not an image PIL can read ({e})") from None
-    if isinstance(image, Image.Image): image = np.asarray(image.convert('RGB'))
-    a = np.asarray(image)
+MAX_SIDE = 1024  # pixels a side: a larger picture is reduced as it is opened
+MIN_SIDE = 8     # pixels a side: a smaller picture is refused rather than blown up to the model's frame
+
+def _rgb(a) -> np.ndarray: # (H, W, 3) uint8
+    "An (H, W, 3) array of uint8 or [0, 1] floats as uint8."
+    a = np.asarray(a)
     if a.ndim != 3 or a.shape[-1] != 3: raise ValueError(f"expected an RGB image (H, W, 3), got shape {a.shape}")
-    if a.dtype != np.uint8: a = (np.clip(a, 0, 1) * 255).round().astype(np.uint8)
-    return a
+    return a if a.dtype == np.uint8 else (np.clip(a, 0, 1) * 255).round().astype(np.uint8)
+
+def _opened(path:Path):
+    "The image file `path`, opened by PIL (not decoded yet)."
+    from PIL import Image
+    if not path.is_file(): raise FileNotFoundError(f"{path}: no such image file")
+    try: return Image.open(path)
+    except OSError as e: raise ValueError(f"{path}: not an image PIL can read ({e})") from None
+
+# %% ../nbs/12a_pipeline.ipynb #f2411881
+def _fitting(size:tuple, max_side:int|None) -> tuple:
+    "The (w, h) of a picture of `size` (W, H) reduced to at most `max_side` a side, its aspect kept."
+    f = 1 if max_side is None else min(1, max_side / max(size))
+    return tuple(max(1, round(s * f)) for s in size)
+
+def read_picture(image, # a path (PNG, JPEG, ...), a PIL image, or an (H, W, 3) array of uint8 or [0, 1] floats
+                 max_side:int|None=MAX_SIDE, # reduce a larger picture to this many pixels a side; None: never
+                ) -> tuple: # (h, w, 3) uint8 RGB; the original (H, W)
+    "A picture as RGB uint8, reduced as it is opened if it is large, and its original size in pixels."
+    from PIL import Image
+    opened = isinstance(image, (str, Path))  # by us: its decoder may be told to reduce
+    if opened: image = _opened(Path(image))
+    elif not isinstance(image, Image.Image): image = Image.fromarray(_rgb(image))
+    W, H = image.size
+    small = _fitting((W, H), max_side)
+    if small != (W, H):
+        if opened: image.draft('RGB', small)  # a JPEG: decoded at 1/2, 1/4 or 1/8 of its size, not below `small`
+        if image.mode not in ('RGB', 'L'): image = image.convert('RGB')
+        image = image.resize(small, Image.BILINEAR, reducing_gap=2.0)
+    return np.asarray(image.convert('RGB')), (H, W)
+
+def load_image(image) -> np.ndarray: # (H, W, 3) uint8
+    "A picture as RGB uint8, at its full size: a path (PNG, JPEG, ...), a PIL image, or an (H, W, 3) array."
+    return read_picture(image, None)[0]
 
 def fit_image(img:np.ndarray, size:int) -> np.ndarray: # (size, size, 3) uint8
     "The whole picture resized to `size` x `size` (antialiased)."
@@ -78,22 +107,32 @@ def hand_inputs(hand, # (3,): u, v in pixels of the picture and depth; None: the
 
 # %% ../nbs/12a_pipeline.ipynb #f89397f1
 def query_points(points, # (N, 2) x, y pixels: an array, a tensor or nested lists
+                 size:tuple, # (H, W) of the picture they lie on
                 ) -> np.ndarray: # (N, 2) float64
-    "Query points given in pixels, checked."
+    "Query points given in pixels, checked: (N, 2), and on the picture of `size`."
     q = np.asarray(points, dtype=np.float64)
     if q.ndim != 2 or q.shape[-1] != 2 or not len(q):
         raise ValueError(f"`points` must be (N, 2) x, y pixels with N >= 1, got shape {q.shape}")
+    H, W = size
+    off = ~((q >= 0) & (q <= [W, H])).all(1)  # NaN too
+    if off.any():
+        (x, y), n = q[off.argmax()], off.sum() - 1
+        raise ValueError(f"`points`: ({x:g}, {y:g}){f' and {n} more' if n else ''} not on the {W} x {H} picture "
+                         f"(x in [0, {W}], y in [0, {H}])")
     return q
 
+# %% ../nbs/12a_pipeline.ipynb #dc49f4e2
 def picture_batch(image, config, # a path, PIL image or (H, W, 3) array; the model's `ModelConfig`
                   instruction:str|None=None, points=None, num_points:int=16, hand=None,
                  ) -> tuple: # a batch of one, the picture's (H, W)
     "A picture, an instruction and points in its pixels (default: a grid) as a batch of one of the data contract."
     if config.text_mode and not instruction:
         raise ValueError("this model follows instructions: pass `instruction`")
-    img = load_image(image)
-    H, W = img.shape[:2]
-    q = grid_queries(H, W, num_points) if points is None else query_points(points)
+    img, (H, W) = read_picture(image)
+    if min(H, W) < MIN_SIDE:
+        raise ValueError(f"the picture is {W} x {H} pixels: too small to show the model anything; it needs "
+                         f"at least {MIN_SIDE} a side (the model sees {config.image_size} x {config.image_size})")
+    q = grid_queries(H, W, num_points) if points is None else query_points(points, (H, W))
     frame = normalize_frames(fit_image(img, config.image_size))  # (3, S, S)
     b = dict(frames=frame.expand(config.frame_stack, -1, -1, -1)[None],
              query_coords=torch.tensor(q / [W, H], dtype=torch.float32)[None])
@@ -117,7 +156,7 @@ def as_batch(inputs:Mapping, # a sample (`frames` (F, 3, H, W)) or a batch (B, F
     H, W = f.shape[-2:]
     if instruction: b['text'] = [instruction] * B
     if points is not None:
-        q = torch.tensor(query_points(points) / [W, H], dtype=torch.float32)
+        q = torch.tensor(query_points(points, (H, W)) / [W, H], dtype=torch.float32)
         b['query_coords'] = q[None].expand(B, -1, -1)
     return b, (H, W), one
 
@@ -276,10 +315,12 @@ def _lines(ax, tracks, cmap:str, T:int, **kw): # tracks (N, T+1, 2)
     norm = plt.Normalize(0, T)
     ax.add_collection(LineCollection(seg, array=steps, cmap=cmap, norm=norm, capstyle='round', **kw))
 
-def _picture(image) -> np.ndarray: # (H, W, 3)
-    "A picture, or a sample's last frame."
-    if isinstance(image, Mapping): return denormalize_frames(image['frames'][-1]).cpu().numpy()
-    return load_image(image)
+def _picture(image) -> tuple: # (h, w, 3) to draw, the (H, W) of its pixel coordinates
+    "A picture (reduced to draw if it is large) and its size, or a sample's last frame and its size."
+    if isinstance(image, Mapping):
+        img = denormalize_frames(image['frames'][-1]).cpu().numpy()
+        return img, img.shape[:2]
+    return read_picture(image)
 
 # %% ../nbs/12a_pipeline.ipynb #7d5788a3
 def show_prediction(image, # the picture the pipeline was given, or the sample (its last frame is drawn)
@@ -289,8 +330,7 @@ def show_prediction(image, # the picture the pipeline was given, or the sample (
                     cmap:str='plasma', figsize=(4, 4)):
     "Predicted tracks (coloured by time) and hand paths (dashed) over the picture, in its pixels; returns the axes."
     import matplotlib.pyplot as plt
-    img = _picture(image)
-    H, W = img.shape[:2]
+    img, (H, W) = _picture(image)
     if ax is None: _, ax = plt.subplots(figsize=figsize)
     ax.imshow(img, extent=(0, W, H, 0))
     T = pred['tracks'].shape[-2] - 1

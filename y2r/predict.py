@@ -15,7 +15,7 @@ import numpy as np
 from .pipeline import TrackPipeline, show_prediction
 
 # %% auto #0
-__all__ = ['predict_cli', 'eval_checkpoint', 'plot_eval', 'eval_cli']
+__all__ = ['ERRORS', 'predict_cli', 'eval_checkpoint', 'plot_eval', 'eval_cli']
 
 # %% ../nbs/26_predict.ipynb #69f35fcc
 def _points(text:str|None) -> np.ndarray|None:
@@ -41,16 +41,18 @@ def _predict_parser() -> argparse.ArgumentParser:
     return p
 
 # %% ../nbs/26_predict.ipynb #cb8cb8b0
-def predict_cli(argv=None):
-    "Predict point tracks on a picture with a trained y2r model."
-    p = _predict_parser()
-    a = p.parse_args(argv)
-    try:
-        pipe = TrackPipeline.from_pretrained(a.model)
-        pred = pipe(a.image, a.instruction, points=_points(a.points), num_points=a.num_points, num_samples=a.num_samples,
-                    guidance_scale=a.guidance_scale, num_inference_steps=a.num_inference_steps, seed=a.seed)
-    except (ValueError, FileNotFoundError) as e: p.exit(2, f'y2r-predict: error: {e}\n')
+ERRORS = (ValueError, TypeError, OSError)  # what bad input raises: one line and status 2, not a traceback
+
+def _fail(p:argparse.ArgumentParser, e:Exception):
+    "Exit with status 2 and `e` as one line, `prog: error: ...`."
+    p.exit(2, f"{p.prog}: error: {' '.join(str(e).splitlines())}\n")
+
+def _predict(a:argparse.Namespace):
+    "Tracks on the picture `a.image`: the figure at `a.out`, the numbers at `a.json`."
     import matplotlib.pyplot as plt
+    pipe = TrackPipeline.from_pretrained(a.model)
+    pred = pipe(a.image, a.instruction, points=_points(a.points), num_points=a.num_points, num_samples=a.num_samples,
+                guidance_scale=a.guidance_scale, num_inference_steps=a.num_inference_steps, seed=a.seed)
     show_prediction(a.image, pred, a.instruction)
     plt.savefig(a.out, dpi=150, bbox_inches='tight')
     print(f'wrote {a.out}')
@@ -59,6 +61,13 @@ def predict_cli(argv=None):
         res = dict(instruction=a.instruction, guidance_scale=a.guidance_scale, image_size=pred['image_size'])
         Path(a.json).write_text(json.dumps(res | {k: pred[k].tolist() for k in keys}))
         print(f'wrote {a.json}')
+
+def predict_cli(argv=None):
+    "Predict point tracks on a picture with a trained y2r model."
+    p = _predict_parser()
+    a = p.parse_args(argv)
+    try: _predict(a)
+    except ERRORS as e: _fail(p, e)
 
 # %% ../nbs/26_predict.ipynb #8cabb96a
 def eval_checkpoint(ckpt, # a training checkpoint (.pt) with its config, a save_pretrained folder or a packaged name
@@ -97,19 +106,10 @@ def plot_eval(res:dict, ax=None):
     ax.figure.legend(loc='lower right', fontsize=8)
     return ax
 
-def eval_cli(argv=None):
-    "Score a trained y2r model at several guidance scales."
-    p = argparse.ArgumentParser(prog='y2r-eval', description=eval_cli.__doc__)
-    p.add_argument('model', help='a training checkpoint (e.g. runs/train/best.pt), a save_pretrained folder '
-                   'or a packaged name (y2r-small)')
-    p.add_argument('--data', default=None, help="'synthetic' or an HDF5 track file (default: the checkpoint's own)")
-    p.add_argument('--scales', type=float, nargs='+', default=[0., 1., 3.], help='guidance scales (default 0 1 3)')
-    p.add_argument('--samples', type=int, default=None, help='validation samples (default: training.val_num_samples)')
-    p.add_argument('--seed', type=int, default=0)
-    p.add_argument('--out', default=None, help='a folder for metrics.json and eval.png')
-    a = p.parse_args(argv)
-    try: res = eval_checkpoint(a.model, a.data, a.scales, a.samples, a.seed)
-    except (ValueError, FileNotFoundError) as e: p.exit(2, f'y2r-eval: error: {e}\n')
+# %% ../nbs/26_predict.ipynb #9bc02c24
+def _eval(a:argparse.Namespace):
+    "Score the model `a.model`: a table printed, the metrics and the plot in `a.out`."
+    res = eval_checkpoint(a.model, a.data, a.scales, a.samples, a.seed)
     keys = [k for k in ('if_unambiguous', 'instruction_following', 'ade_px', 'fde_px') if k in res[a.scales[0]]]
     print(f"{'scale':>6s} " + ' '.join(f'{k:>22s}' for k in keys))
     for s in a.scales: print(f'{s:6g} ' + ' '.join(f'{res[s][k]:22.3f}' for k in keys))
@@ -121,3 +121,17 @@ def eval_cli(argv=None):
         plot_eval(res)
         plt.savefig(out / 'eval.png', dpi=120, bbox_inches='tight')
         print(f'wrote {out / "metrics.json"} and {out / "eval.png"}')
+
+def eval_cli(argv=None):
+    "Score a trained y2r model at several guidance scales."
+    p = argparse.ArgumentParser(prog='y2r-eval', description=eval_cli.__doc__)
+    p.add_argument('model', help='a training checkpoint (e.g. runs/train/best.pt), a save_pretrained folder '
+                   'or a packaged name (y2r-small)')
+    p.add_argument('--data', default=None, help="'synthetic' or an HDF5 track file (default: the checkpoint's own)")
+    p.add_argument('--scales', type=float, nargs='+', default=[0., 1., 3.], help='guidance scales (default 0 1 3)')
+    p.add_argument('--samples', type=int, default=None, help='validation samples (default: training.val_num_samples)')
+    p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--out', default=None, help='a folder for metrics.json and eval.png')
+    a = p.parse_args(argv)
+    try: _eval(a)
+    except ERRORS as e: _fail(p, e)
