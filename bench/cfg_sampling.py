@@ -33,7 +33,7 @@ def make_model() -> DiffusionIntentTracker:
 def make_inputs(B: int, seed: int = 0, device='cpu') -> dict:
     "A batch of `B` random frames, query points, instructions and hands (drawn on the CPU, then moved to `device`)."
     g = torch.Generator().manual_seed(seed)
-    inputs = dict(frames=torch.randn(B, 1, 3, SIZE, SIZE, generator=g), query_coords=torch.rand(B, N_POINTS, 2, generator=g),
+    inputs = dict(frames=torch.rand(B, 1, 3, SIZE, SIZE, generator=g) * 2 - 1, query_coords=torch.rand(B, N_POINTS, 2, generator=g),
                   text=[INSTRUCTIONS[i % len(INSTRUCTIONS)] for i in range(B)],
                   hand_query_uvd=torch.rand(B, N_HANDS, 3, generator=g), hand_query_rot=torch.randn(B, N_HANDS, 6, generator=g))
     return {k: v.to(device) if torch.is_tensor(v) else v for k, v in inputs.items()}
