@@ -8,7 +8,7 @@ Docs: https://y2r-dev.github.io/y2r/resume.html.md"""
 __all__ = ['RESUME_FREE', 'STREAM_FREE', 'TrainingInterrupted', 'CtrlC', 'check_resumable', 'stream_diff', 'check_same_stream',
            'load_run_checkpoint', 'resume_files']
 
-# %% ../nbs/14a_resume.ipynb #ff84d201
+# %% ../nbs/14a_resume.ipynb #1e8d2c03
 import signal, threading
 from dataclasses import asdict, fields
 from pathlib import Path

@@ -445,7 +445,7 @@ def _broadcast(obj, rank:int, world:int):
     dist.broadcast_object_list(box, src=0)
     return box[0]
 
-# %% ../nbs/15_train.ipynb #9a4864d6
+# %% ../nbs/15_train.ipynb #a2534c7f
 def _resumed(resume, overrides, config=None) -> Trainer:
     "The trainer of the run folder `resume`, from its `latest.pt`, with `overrides` applied to its config."
     cfg_file, ckpt = resume_files(resume, config)
