@@ -1,39 +1,17 @@
 """Importance sampler speed: `update` + `sample` of `LossSecondMomentResampler` against the per-sample loop.
 
-The sampler (its torch ops, the ones a GPU runs) and the naive loop of `nbs/00_timestep_sampling.ipynb`
-(`NaiveResampler` below) run side by side in one process, interleaved, on warmed-up samplers, so the ratio is what
+The sampler (its torch ops, the ones a GPU runs) and the naive loop of `nbs/00a_sampler_demo.ipynb`
+(`y2r.sampler_demo.NaiveResampler`) run side by side in one process, interleaved, on warmed-up samplers, so the ratio is what
 to read (absolute times on a shared machine are noisy).
 Usage: `python bench/timestep_sampler.py [--quick] [--threads N]`.
 """
-import argparse, math
+import argparse
 
 import torch
 
 from common import median, round_robin
+from y2r.sampler_demo import NaiveResampler
 from y2r.timestep_sampling import LossSecondMomentResampler
-
-
-class NaiveResampler:
-    "The importance sampler as a loop over the batch, with a list of recent losses per timestep (the notebook's)."
-    def __init__(self, num_timesteps, history_per_term=10, uniform_prob=0.1):
-        self.T = num_timesteps
-        self.K = history_per_term
-        self.u = uniform_prob
-        self.losses = [[] for _ in range(num_timesteps)]  # T lists, oldest loss first
-
-    def update(self, timesteps, losses):
-        for t, loss in zip(timesteps.tolist(), losses.tolist()):
-            if math.isfinite(loss): self.losses[t] = (self.losses[t] + [loss])[-self.K:]
-
-    def probs(self):
-        if any(len(h) < self.K for h in self.losses): return torch.full((self.T,), 1 / self.T)
-        rms = torch.tensor([math.sqrt(sum(x * x for x in h) / self.K) for h in self.losses])
-        return (1 - self.u) * rms / rms.sum() + self.u / self.T
-
-    def sample(self, batch_size, generator=None):
-        p = self.probs()
-        t = torch.multinomial(p, batch_size, replacement=True, generator=generator)
-        return t, 1 / (self.T * p[t])
 
 
 def step_fn(sampler, B, g):

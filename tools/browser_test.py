@@ -7,13 +7,15 @@ Needs `jupyterlab`, `ipywidgets`, `playwright` (pip; the browser itself is never
 random token, in a temporary folder holding a copy of the notebook (without the cells `#| slow`, `#| cuda` or
 `#| notest` mark, as `nbdev-test` runs it); the server and its kernels are stopped whatever happens.
 
-The test drives the notebook's last explorer, the one on the two packaged models: it steps the CFG slider from 3
+The test drives the explorer on the two packaged models (the first in the notebook): it steps the CFG slider from 3
 to 5 with eight key presses and checks that the picture changes, that the last picture is of scale 5 and that
-values which arrived while a picture was drawn were skipped rather than queued; then it switches to the early model
-and checks that the picture changes again. Screenshots (the page, the explorer, the figure before and after each
-step) and the server log go to `--out` (default: `$Y2R_ARTIFACTS`, else /tmp/y2r-browser); `explorer.png` is the
-picture the notebook shows where the widget cannot run (nbs/images/cfg_explorer.png: copy it there when the explorer's
-looks change). Exit status 0 when every check passed, 1 otherwise.
+values which arrived while a picture was drawn were skipped rather than queued; then it switches to the early model,
+ticks the cond - uncond box, ticks the hands box, narrows the guidance interval to [0.5, 1] and raises the rescale
+to 0.2, checking after each that the picture changes (and, for the sliders, that the status line names the new
+value). Screenshots (the page, the explorer, the figure after each step) and the server log go to `--out`
+(default: `$Y2R_ARTIFACTS`, else /tmp/y2r-browser); `explorer.png` (the early model at CFG 5 with the cond - uncond
+panel) is the picture the notebook shows where the widget cannot run (nbs/images/cfg_explorer.png: copy it there
+when the explorer's looks change). Exit status 0 when every check passed, 1 otherwise.
 """
 import argparse, json, os, re, secrets, shutil, signal, socket, subprocess, sys, tempfile, time, urllib.request
 from contextlib import contextmanager
@@ -113,9 +115,9 @@ def run_notebook(page, timeout_s: float) -> dict:
     raise TimeoutError(f'the notebook did not finish within {timeout_s}s: {page.evaluate(RUN_STATE)}')
 
 def move_slider(page, explorer, label: str, presses: int) -> str:
-    "Focus the handle of the slider labelled `label`, press ArrowRight `presses` times; return the readout."
+    "Focus the (lower) handle of the slider labelled `label`, press ArrowRight `presses` times; return the readout."
     slider = explorer.locator('.widget-slider').filter(has=page.locator('label', has_text=label)).first
-    readout, handle = slider.locator('.widget-readout'), slider.locator('.noUi-handle')
+    readout, handle = slider.locator('.widget-readout'), slider.locator('.noUi-handle').first  # a range: its lower end
     before = readout.inner_text()
     handle.focus()
     for _ in range(presses): handle.press('ArrowRight')
@@ -130,8 +132,29 @@ def wait_drawn(page, status, pattern: str, timeout_s: float = 120) -> str:
     page.wait_for_function(KERNEL_IDLE, timeout=timeout_s * 1000)
     return status.inner_text()
 
+def redrawn(page, img, status, action, pattern: str = r' drawn in ', timeout_s: float = 120) -> str:
+    "Do `action`, wait until the picture is replaced and the status line matches `pattern`; return the line."
+    src = img.get_attribute('src')
+    action()
+    page.wait_for_function('([el, s]) => el.getAttribute("src") !== s', arg=[img.element_handle(), src],
+                           timeout=timeout_s * 1000)
+    return wait_drawn(page, status, pattern, timeout_s)
+
+def tick(explorer, label: str):
+    "Click the checkbox labelled `label`."
+    return lambda: explorer.locator('.widget-checkbox', has_text=label).locator('input').click()
+
+def slide(page, explorer, label: str, presses: int, res: dict):
+    "An action: press ArrowRight `presses` times on the (lower) handle of the slider `label`; its readout goes to `res`."
+    return lambda: res.update({f'readout {label}': move_slider(page, explorer, label, presses)})
+
+def packaged_explorer(page):
+    "The explorer that offers the early packaged model (the notebook's first)."
+    early = page.locator('.widget-toggle-button', has_text='y2r-small-early')
+    return page.locator('.y2r-cfg-explorer').filter(has=early).first
+
 def browser_check(url: str, token: str, nb_name: str, out: Path, chromium: str, timeout_s: float) -> dict:
-    "Open the notebook, run it, then step the CFG slider and switch the model of the packaged explorer, checking the picture."
+    "Open the notebook, run it, then drive every control of the packaged explorer that changes the picture."
     from playwright.sync_api import sync_playwright
     t0, res, checks = time.time(), {}, {}
     with sync_playwright() as pw:
@@ -143,29 +166,38 @@ def browser_check(url: str, token: str, nb_name: str, out: Path, chromium: str, 
             page.wait_for_selector('.jp-Notebook', timeout=60_000)
             res['run'] = run_notebook(page, timeout_s)
             res['run_s'] = round(time.time() - t0, 1)
-            explorer = page.locator('.y2r-cfg-explorer').last
+            explorer = packaged_explorer(page)
             explorer.scroll_into_view_if_needed()
-            models = explorer.locator('.widget-toggle-button')
-            res['models'] = models.all_inner_texts()
+            res['models'] = [t.strip() for t in explorer.locator('.widget-toggle-button').all_text_contents()]
             checks['the explorer offers both packaged models'] = res['models'] == ['y2r-small', 'y2r-small-early']
             status, img = explorer.locator('.widget-html').first, explorer.locator('img.widget-image').first
             res['status_first'] = wait_drawn(page, status, r'y2r-small: CFG 3 drawn')
             img.scroll_into_view_if_needed()
-            before = img.screenshot(path=str(out / 'figure_before.png'))
+            shots = {'before': img.screenshot(path=str(out / 'figure_before.png'))}
             page.screenshot(path=str(out / 'explorer_before.png'))
             res['readout'] = move_slider(page, explorer, 'CFG scale', presses=8)  # 3 -> 5 in steps of 0.25
             res['status_keys'] = wait_drawn(page, status, r'y2r-small: CFG 5 drawn')
-            after = img.screenshot(path=str(out / 'figure_after.png'))
+            shots['after'] = img.screenshot(path=str(out / 'figure_after.png'))
             skipped = re.search(r'(\d+) stale values? skipped', res['status_keys'])
             res['skipped'] = int(skipped.group(1)) if skipped else 0
-            checks['the picture changed with the scale'] = before != after
+            checks['the picture changed with the scale'] = shots['before'] != shots['after']
             checks['the last picture is of scale 5'] = res['readout'].strip() == '5.00'
             checks['values that came while drawing were skipped, not queued'] = res['skipped'] >= 1
-            explorer.locator('.widget-toggle-button', has_text='y2r-small-early').click()
-            res['status_model'] = wait_drawn(page, status, r'y2r-small-early: CFG 5 drawn')
-            early = img.screenshot(path=str(out / 'figure_early.png'))
-            checks['the picture changed with the model'] = early != after
-            explorer.screenshot(path=str(out / 'explorer.png'))
+            early = lambda: explorer.locator('.widget-toggle-button', has_text='y2r-small-early').click()
+            res['status_model'] = redrawn(page, img, status, early, r'y2r-small-early: CFG 5 drawn')
+            shots['model'] = img.screenshot(path=str(out / 'figure_early.png'))
+            checks['the picture changed with the model'] = shots['model'] != shots['after']
+            steps = dict(  # name: what to do, the status line it ends on
+                direction=(tick(explorer, 'cond'), r'CFG 5 drawn'), hands=(tick(explorer, 'hands'), r'CFG 5 drawn'),
+                interval=(slide(page, explorer, 'CFG interval', 10, res), r'CFG 5, interval 0.5-1 drawn'),  # 0 -> 0.5
+                rescale=(slide(page, explorer, 'rescale', 4, res), r'CFG 5, interval 0.5-1, rescale 0.2 drawn'))
+            prev = 'model'
+            for name, (action, pattern) in steps.items():
+                res[f'status_{name}'] = redrawn(page, img, status, action, pattern)
+                shots[name] = img.screenshot(path=str(out / f'figure_{name}.png'))
+                checks[f'the picture changed with the {name}'] = shots[name] != shots[prev]
+                if name == 'direction': explorer.screenshot(path=str(out / 'explorer.png'))  # the notebook's picture
+                prev = name
             page.screenshot(path=str(out / 'explorer_after.png'))
         except Exception:
             try: page.screenshot(path=str(out / 'failure.png'))
@@ -201,6 +233,7 @@ def main(argv=None) -> int:
     ok = all(res['checks'].values())
     for name, passed in res['checks'].items(): print(f"  {'ok  ' if passed else 'FAIL'} {name}")
     print(f"  after {res['readout']}: {res['status_keys']}")
+    print(f"  last: {res['status_rescale']}")
     print(f"{'PASS' if ok else 'FAIL'}: the explorer on {', '.join(res['models'])}: {res['status_model']} "
           f"({res['run']['code']} cells run in {res['run_s']}s, {time.time() - t0:.0f}s in all)")
     for f in sorted(a.out.glob('*.png')): print('  ', f)

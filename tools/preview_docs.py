@@ -64,6 +64,7 @@ class Page:
     nb: Path
     href: str                 # `train.html` for `15_train.ipynb`, as on the docs site
     title: str                # the notebook's `# Title`
+    section: str = ''         # its section in the sidebar ('' for the home page)
     run: str = ''             # 'ok', 'stopped' (an error), 'stored' (not run), 'failed' (not rendered)
     error: str = ''           # why the run stopped or the page could not be rendered, shown on top of the page
     notes: list = field(default_factory=list)   # warnings from nbdev's doc processing, listed on the page
@@ -80,11 +81,28 @@ def nb_title(path: Path) -> str:
     m = re.search(r'^#\s+(.+?)\s*$', md, re.M)
     return m.group(1) if m else path.stem
 
+def sidebar_order(nbs: Path) -> list[tuple[str, str]]:
+    "(section, notebook name) in the order of `nbs/sidebar.yml`, the docs site's sidebar; section '' for top-level pages"
+    import yaml
+    out = []
+    def walk(items, section):
+        for it in items:
+            if isinstance(it, str): out.append((section, it))
+            else: walk(it.get('contents', []), it.get('section', section))
+    walk(yaml.safe_load((nbs/'sidebar.yml').read_text(encoding='utf-8'))['website']['sidebar']['contents'], '')
+    return out
+
 def find_pages(nbs: Path) -> list[Page]:
-    "The notebooks of `nbs` that make pages: `index.ipynb` (the home page) first, then the others by file name"
-    paths = sorted(p for p in nbs.glob('*.ipynb') if not p.name.startswith('_'))
-    paths.sort(key=lambda p: p.name != 'index.ipynb')  # stable: the rest stay in file-name order
-    return [Page(p, nbpath2html(p).name, nb_title(p)) for p in paths]
+    "The notebooks of `nbs` that make pages, in the order and sections of `nbs/sidebar.yml`; every notebook must be there once"
+    paths = {p.name: p for p in nbs.glob('*.ipynb') if not p.name.startswith('_')}
+    order = sidebar_order(nbs)
+    listed = [name for _, name in order]
+    missing, unknown = sorted(set(paths) - set(listed)), sorted(set(listed) - set(paths))
+    twice = sorted({n for n in listed if listed.count(n) > 1})
+    if missing or unknown or twice:
+        sys.exit(f'nbs/sidebar.yml must list every notebook once: missing {missing}, no such notebook {unknown}, '
+                 f'listed twice {twice}')
+    return [Page(paths[n], nbpath2html(paths[n]).name, nb_title(paths[n]), section) for section, n in order]
 
 # --- Running a notebook as `nbdev-test` does
 class SkippingExecutePreprocessor(ExecutePreprocessor):
@@ -246,7 +264,7 @@ def make_exporter() -> HTMLExporter:
 def site_info(page: Page, pages: list[Page], site_name: str, fm: dict) -> dict:
     "What the template needs besides the notebook: navigation, title, description, the run's error, nbdev's warnings"
     i = pages.index(page)
-    def _link(p): return {'href': p.href, 'title': p.title} if p else None
+    def _link(p): return {'href': p.href, 'title': p.title, 'section': p.section} if p else None
     return {'name': site_name, 'pages': [_link(p) for p in pages], 'href': page.href,
             'title': fm.get('title', page.title), 'description': fm.get('description', ''), 'error': page.error, 'notes': page.notes,
             'prev': _link(pages[i-1] if i > 0 else None), 'next': _link(pages[i+1] if i+1 < len(pages) else None)}

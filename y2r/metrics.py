@@ -21,7 +21,8 @@ from .world.language import DIRECTION_VECTORS
 # %% auto #0
 __all__ = ['point_errors', 'masked_mean', 'ade', 'fde', 'min_ade', 'min_fde', 'hand_position_error', 'rot6d_to_matrix',
            'rotation_angle', 'hand_rotation_error', 'object_direction', 'instruction_following', 'wilson',
-           'share_difference', 'direction_coverage', 'track_metrics', 'track_segments', 'show_tracks', 'show_batch']
+           'share_difference', 'mcnemar', 'paired_difference', 'direction_coverage', 'track_metrics', 'track_segments',
+           'show_tracks', 'show_batch']
 
 # %% ../nbs/09_metrics.ipynb #48d630c3
 def point_errors(pred:torch.Tensor, # (..., 2) predicted positions or displacements, image units
@@ -141,6 +142,21 @@ def share_difference(k1:int, n1:int, k0:int, n0:int, # successes out of trials: 
     "The difference `k1 / n1 - k0 / n0` of two independent shares and its normal interval."
     p1, p0 = k1 / n1, k0 / n0
     d, h = p1 - p0, z * math.sqrt(p1 * (1 - p1) / n1 + p0 * (1 - p0) / n0)
+    return (d, d - h, d + h)
+
+# %% ../nbs/09_metrics.ipynb #f395f0a6
+def mcnemar(b:int, c:int, # pairs right only in the first arm; only in the second
+           ) -> float: # the two-sided p-value
+    "McNemar's exact test of two arms scored on the same samples."
+    n = b + c
+    if n == 0: return 1.0
+    return min(1.0, 2 * sum(math.comb(n, i) for i in range(min(b, c) + 1)) / 2 ** n)
+
+def paired_difference(b:int, c:int, n:int, # discordant pairs as in `mcnemar`; all pairs
+                      z:float=1.96) -> tuple: # (difference, low, high); 1.96: 95%
+    "The difference of two paired shares, `(b - c) / n`, and its normal interval."
+    d = (b - c) / n
+    h = z * math.sqrt(b + c - (b - c) ** 2 / n) / n
     return (d, d - h, d + h)
 
 # %% ../nbs/09_metrics.ipynb #ba870534

@@ -1,4 +1,4 @@
-"""Which diffusion timesteps to train on: uniformly, or where the loss says the model still has work to do.
+"""How the loss-aware timestep sampler is built for training at scale: batched updates, buffers, many processes, bad values, no host sync.
 
 Docs: https://y2r-dev.github.io/y2r/timestep_sampling.html.md"""
 
@@ -9,6 +9,7 @@ __all__ = ['gather_batch', 'TimestepSampler', 'UniformSampler', 'LossSecondMomen
 
 # %% ../nbs/00_timestep_sampling.ipynb #872f5756
 import math, warnings
+from pathlib import Path
 
 import torch
 import torch.distributed as dist
@@ -68,7 +69,8 @@ def _check(ok:bool, arg:str, msg:str):
 def _check_batch(t:Tensor, losses:Tensor):
     "Raise unless `t` and `losses` are one batch: 1-D, the same shape, integer timesteps."
     _check(t.ndim == 1, 'timesteps', f'must be 1-D (B,), got shape {tuple(t.shape)}')
-    _check(losses.shape == t.shape, 'losses', f'must have the shape of `timesteps` {tuple(t.shape)}, got {tuple(losses.shape)}')
+    _check(losses.shape == t.shape, 'losses',
+           f'must have the shape of `timesteps` {tuple(t.shape)}, got {tuple(losses.shape)}')
     _check(not (t.is_floating_point() or t.is_complex()), 'timesteps', f'must be integers, got {t.dtype}')
 
 _RESET = "load an earlier checkpoint, or a fresh sampler's state (it restarts uniform and warms up again)"
@@ -95,8 +97,10 @@ class TimestepSampler(nn.Module):
     def __init__(self, num_timesteps:int, # number of diffusion timesteps T
                  history_per_term:int=10): # losses kept per timestep K
         super().__init__()
-        _check(isinstance(num_timesteps, int) and num_timesteps >= 1, 'num_timesteps', f'must be an int >= 1, got {num_timesteps!r}')
-        _check(isinstance(history_per_term, int) and history_per_term >= 1, 'history_per_term', f'must be an int >= 1, got {history_per_term!r}')
+        _check(isinstance(num_timesteps, int) and num_timesteps >= 1, 'num_timesteps',
+               f'must be an int >= 1, got {num_timesteps!r}')
+        _check(isinstance(history_per_term, int) and history_per_term >= 1, 'history_per_term',
+               f'must be an int >= 1, got {history_per_term!r}')
         self.num_timesteps = num_timesteps
         self.history_per_term = history_per_term
         self.register_buffer('history', torch.zeros(num_timesteps, history_per_term))  # (T, K) circular
@@ -133,14 +137,16 @@ class TimestepSampler(nn.Module):
         "Warn the first time losses have been dropped (reads `dropped` back: on the CPU only)."
         if self._warned or not self.dropped: return
         self._warned = True
-        warnings.warn(f'{type(self).__name__}: non-finite or too large losses were dropped, not recorded (see `.dropped`).')
+        warnings.warn(f'{type(self).__name__}: non-finite or too large losses were dropped, '
+                      'not recorded (see `.dropped`).')
 
     def sample(self, batch_size:int, # number of timesteps to draw, B
                device=None, # where to put the result (default: the sampler's device)
                generator:torch.Generator|None=None, # for reproducible draws, on any device
               ) -> tuple: # (timesteps (B,) long, weights (B,) float)
         "Draw `batch_size` timesteps from `probs()` with their importance weights 1/(T p(t))."
-        _check(isinstance(batch_size, int) and batch_size >= 1, 'batch_size', f'must be an int >= 1, got {batch_size!r}')
+        _check(isinstance(batch_size, int) and batch_size >= 1, 'batch_size',
+               f'must be an int >= 1, got {batch_size!r}')
         p = self.probs()                                                             # (T,)
         if generator is not None: p = p.to(generator.device)                         # draw where the generator lives
         t = torch.multinomial(p, batch_size, replacement=True, generator=generator)  # (B,)
@@ -173,7 +179,8 @@ class UniformSampler(TimestepSampler):
 
     def sample(self, batch_size:int, device=None, generator=None) -> tuple:
         "Draw `batch_size` timesteps uniformly, with weights one. ((B,) long, (B,) float)"
-        _check(isinstance(batch_size, int) and batch_size >= 1, 'batch_size', f'must be an int >= 1, got {batch_size!r}')
+        _check(isinstance(batch_size, int) and batch_size >= 1, 'batch_size',
+               f'must be an int >= 1, got {batch_size!r}')
         where = generator.device if generator is not None else self.history.device
         t = torch.randint(0, self.num_timesteps, (batch_size,), device=where, generator=generator)
         t = t.to(device)
@@ -186,7 +193,8 @@ class LossSecondMomentResampler(TimestepSampler):
                  history_per_term:int=10, # losses kept per timestep K; uniform until every timestep has K
                  uniform_prob:float=0.1): # share of uniform draws mixed in; bounds the weights by 1/uniform_prob
         super().__init__(num_timesteps, history_per_term)
-        _check(isinstance(uniform_prob, (int, float)) and 0 <= uniform_prob <= 1, 'uniform_prob', f'must lie in [0, 1], got {uniform_prob!r}')
+        _check(isinstance(uniform_prob, (int, float)) and 0 <= uniform_prob <= 1, 'uniform_prob',
+               f'must lie in [0, 1], got {uniform_prob!r}')
         self.uniform_prob = float(uniform_prob)
 
     def probs(self) -> Tensor:
@@ -197,3 +205,21 @@ class LossSecondMomentResampler(TimestepSampler):
         rms = rms + torch.finfo(rms.dtype).tiny   # (T,) all zero: uniform, not 0/0
         p = (1 - u) * rms / rms.sum() + u / T     # (T,)
         return torch.where(self.counts.min() >= self.history_per_term, p, 1 / T)
+
+# %% ../nbs/00_timestep_sampling.ipynb #1b8f91a8
+def _ddp_worker(out_dir:str):
+    "Run by each rank of the DDP test: update a sampler with a rank-specific batch and save its state."
+    dist.init_process_group('gloo')
+    r = dist.get_rank()
+    s = LossSecondMomentResampler(6, history_per_term=2)
+    for step in range(3):
+        g = torch.Generator().manual_seed(100 * r + step)
+        B = 5 if r == 0 else 9
+        t = torch.randint(0, 6, (B,), generator=g)
+        losses = torch.rand(B, generator=g)
+        if r == 1 and step == 1: losses[0] = float('nan')
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            s.update(t, losses)
+    torch.save(s.state_dict(), Path(out_dir) / f'rank{r}.pt')
+    dist.destroy_process_group()

@@ -1,4 +1,4 @@
-"""Drag the guidance scale and watch the predicted tracks follow: render functions, a sweep plot and a widget, all sampling through the pipeline.
+"""Drag the guidance scale and watch the predicted tracks follow: the explorer on the two packaged models, then how it is built.
 
 Docs: https://y2r-dev.github.io/y2r/cfg_explorer.html.md"""
 
@@ -6,15 +6,16 @@ Docs: https://y2r-dev.github.io/y2r/cfg_explorer.html.md"""
 
 # %% ../nbs/16_cfg_explorer.ipynb #cc57c08b
 from __future__ import annotations
-import io, threading, time
+import io, textwrap, threading, time
 
 import matplotlib.pyplot as plt
 import torch
+from fastcore.basics import patch
 from matplotlib.cm import ScalarMappable
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from .world.language import WAIT_TEMPLATES
+from .world.language import COLOUR_WORDS, DIRECTION_WORDS, SHAPE_WORDS, WAIT_TEMPLATES, phrase_words
 from .pipeline import TrackPipeline, show_prediction
 from .evaluate import following_curve, plot_following_curve
 
@@ -22,9 +23,15 @@ try: import ipywidgets as widgets
 except ImportError: widgets = None  # the render functions work without it; `CFGExplorer` needs the `explorer` extra
 
 # %% auto #0
-__all__ = ['render_guidance', 'guidance_sweep', 'plot_guidance_sweep', 'render_panels', 'CFGExplorer']
+__all__ = ['DIRECTION_COLOUR', 'CURVE_SET', 'without_hands', 'render_guidance', 'guidance_sweep', 'plot_guidance_sweep',
+           'instruction_kind', 'panel_predictions', 'guidance_direction', 'draw_direction', 'draw_curve',
+           'render_panels', 'CFGExplorer']
 
 # %% ../nbs/16_cfg_explorer.ipynb #ae5f7e12
+def without_hands(pred:dict) -> dict:
+    "The pipeline's result `pred` without its hand paths (what `show_prediction` draws when they are off)."
+    return {k: v for k, v in pred.items() if not k.startswith('hand_')}
+
 def render_guidance(pipe:TrackPipeline, # the model to sample
                     sample:dict, # one unbatched sample of the data contract
                     instruction:str|None=None, # None or '': the sample's own
@@ -33,12 +40,14 @@ def render_guidance(pipe:TrackPipeline, # the model to sample
                     seed:int=0, # of the starting noise: one seed, the same noise at every scale
                     num_samples:int=1, # futures drawn at once, to see their spread
                     show_gt:bool=False, # also draw the sample's true tracks
+                    show_hands:bool=False, # also draw the predicted hand paths (not measured: off by default)
                     ax=None, figsize=(4, 4)):
-    "Predicted tracks and hand paths over the sample's frame at `guidance_scale`; returns the axes"
+    "Predicted tracks (and hand paths, on request) over the sample's frame at `guidance_scale`; returns the axes"
     text = instruction or sample.get('text', '')
     pred = pipe(sample, text, guidance_scale=guidance_scale, num_inference_steps=num_inference_steps,
                 num_samples=num_samples, seed=seed)
     title = f'CFG {guidance_scale:g} | K={num_samples} | {text}'
+    pred = pred if show_hands else without_hands(pred)
     return show_prediction(sample, pred, title, ax=ax, show_gt=show_gt, figsize=figsize)
 
 # %% ../nbs/16_cfg_explorer.ipynb #494e90a1
@@ -71,39 +80,83 @@ def plot_guidance_sweep(sweep:dict, # from `guidance_sweep`
     ax.legend(fontsize=8)
     return ax
 
-# %% ../nbs/16_cfg_explorer.ipynb #8a3b555f
-def render_panels(pipe:TrackPipeline, # the model to sample
-                  sample:dict, # one unbatched sample of the data contract
-                  instruction:str|None=None, # None or '': the sample's own
-                  guidance_scale:float=3.0, # the chosen scale, drawn beside scales 0 and 1
-                  num_inference_steps:int|None=None, seed:int=0, num_samples:int=1, # shared by the panels
-                  show_gt:bool=False, # also draw the sample's true tracks
-                  curve:dict|None=None, # a `following_curve` to draw beside, with `guidance_scale` marked
-                  title:str|None=None, # over the figure; default: the instruction
-                  preds:dict|None=None, # scale -> the pipeline's result; the missing ones are added (the explorer's cache)
-                  fig=None, figsize=(12, 4.6)):
-    "Unguided (scale 0), conditional (scale 1) and guided predictions side by side, a legend, and the curve; returns the figure"
-    text = instruction or sample.get('text', '')
-    scales = (0.0, 1.0, float(guidance_scale))
+# %% ../nbs/16_cfg_explorer.ipynb #85182bfe
+def _words(groups) -> set:
+    "Every word of a slot's phrasings, e.g. of `COLOUR_WORDS`."
+    return {w for phrasings in groups for p in phrasings for w in phrase_words(p)}
+
+def instruction_kind(text:str) -> str:
+    "'push' when `text` names a colour, a shape and a direction (what following curves count), 'wait' or 'other'."
+    words = phrase_words(text)
+    if words in [phrase_words(t) for t in WAIT_TEMPLATES]: return 'wait'
+    names = [_words(COLOUR_WORDS), _words(SHAPE_WORDS), _words(DIRECTION_WORDS) - {'to', 'the', 'towards'}]
+    return 'push' if all(words & n for n in names) else 'other'
+
+# %% ../nbs/16_cfg_explorer.ipynb #c90654bf
+def _panel_key(scale:float, interval, rescale:float) -> tuple:
+    "A prediction's cache key: the interval and the rescale only where they change it."
+    if scale == 1: return (1.0, None, 0.0)  # no guidance to limit or rescale
+    whole = interval is None or tuple(interval) == (0, 1)
+    return (float(scale), None if whole else tuple(map(float, interval)), float(rescale))
+
+def panel_predictions(pipe:TrackPipeline, # the model
+                      sample:dict, text:str, # one unbatched sample, the instruction
+                      guidance_scale:float, # the guided panel's scale
+                      guidance_interval:tuple|None=None, guidance_rescale:float=0.0, # the guided panel's
+                      preds:dict|None=None, # key -> the pipeline's result: the cache, filled here
+                      **kw, # num_inference_steps, num_samples, seed: shared by the three
+                     ) -> list: # the results at scale 0, at scale 1 and guided
+    "The pipeline's results at scales 0 and 1 and at `guidance_scale`, from the same noise, each computed once."
     preds = {} if preds is None else preds
-    for g in scales:
-        if g not in preds: preds[g] = pipe(sample, text, guidance_scale=g, num_inference_steps=num_inference_steps,
-                                           num_samples=num_samples, seed=seed)
-    fig = fig or plt.figure(figsize=figsize)
-    fig.set_layout_engine('constrained')
-    n = 4 if curve else 3
-    axs = fig.subplots(1, n, gridspec_kw=dict(width_ratios=[1, 1, 1, 1.25][:n]))
-    names = {0.0: 'no instruction', 1.0: 'conditional'}
-    for ax, g in zip(axs, scales): show_prediction(sample, preds[g], f'CFG {g:g}: {names.get(g, "guided")}', ax=ax, show_gt=show_gt)
-    _legend(fig, axs[:3], preds[0.0], num_samples, show_gt)
-    if curve:
-        plot_following_curve(curve, guidance_scale, ax=axs[3])
-        axs[3].set_title(f"following, {curve['n']} held-out pushes (95% CI)", fontsize=8)
-    fig.suptitle(title if title is not None else f'"{text}"', fontsize=10)
-    return fig
+    guided = _panel_key(guidance_scale, guidance_interval, guidance_rescale)
+    keys = [_panel_key(0, None, 0), _panel_key(1, None, 0), guided]
+    for g, interval, rescale in keys:
+        if (g, interval, rescale) not in preds:
+            preds[g, interval, rescale] = pipe(sample, text, guidance_scale=g, guidance_interval=interval,
+                                               guidance_rescale=rescale, **kw)
+    return [preds[k] for k in keys]
+
+# %% ../nbs/16_cfg_explorer.ipynb #0b45bd2f
+DIRECTION_COLOUR = 'lime'  # the cond − uncond arrows
+
+def guidance_direction(uncond:dict, cond:dict, # the pipeline's results at scale 0 and at scale 1, same noise
+                      ) -> torch.Tensor: # (N, 2) pixels
+    "Per query point, the mean end point of the K futures at scale 1 minus the one at scale 0."
+    return (cond['tracks'][..., -1, :] - uncond['tracks'][..., -1, :]).mean(0)
+
+def draw_direction(sample:dict, uncond:dict, cond:dict, ax=None, figsize=(4, 4)):
+    "Arrows from the query points over the sample's frame: `guidance_direction`, in pixels; returns the axes."
+    d = guidance_direction(uncond, cond).cpu()
+    q = cond['query'].cpu()
+    frame = {'tracks': cond['tracks'][:0], 'query': q}  # no futures: the frame and the query points
+    ax = show_prediction(sample, frame, ax=ax, figsize=figsize)
+    ax.quiver(q[:, 0], q[:, 1], d[:, 0], d[:, 1], angles='xy', scale_units='xy', scale=1,
+              color=DIRECTION_COLOUR, width=.012, zorder=4)
+    longest = d.norm(dim=-1).max()
+    ax.set_title(f'cond − uncond: CFG 1 minus CFG 0\n(mean end point; longest {longest:.1f} px)', fontsize=8)
+    return ax
+
+# %% ../nbs/16_cfg_explorer.ipynb #3bdb1a70
+CURVE_SET = 'held-out pushes naming colour and shape'  # what `following_curve` counts
+
+def draw_curve(ax, curve:dict, # from `following_curve` or `packaged_curve`
+               guidance_scale:float, # marked on the curve
+               text:str, # the instruction on show: the curve measures it only if it is such a push
+              ):
+    "The following curve with `guidance_scale` marked, titled with its set; faded, with a note, if `text` isn't."
+    plot_following_curve(curve, guidance_scale, ax=ax)
+    ax.set_title(f"following: {CURVE_SET},\nn={curve['n']} per scale, 95% interval", fontsize=8)
+    kind = instruction_kind(text)
+    if kind == 'push': return ax
+    for artist in ax.lines + ax.collections: artist.set_alpha(.25)
+    why = 'asks for no motion' if kind == 'wait' else 'is not a push naming colour, shape and direction'
+    note = textwrap.fill(f'"{text}" {why}: this curve does not measure it', 30)
+    ax.text(.5, .45, note, transform=ax.transAxes, ha='center', va='center', fontsize=8,
+            bbox=dict(fc='w', ec='grey'))
+    return ax
 
 # %% ../nbs/16_cfg_explorer.ipynb #d65990c2
-def _legend(fig, axs, pred:dict, num_samples:int, show_gt:bool):
+def _legend(fig, axs, pred:dict, num_samples:int, show_gt:bool, show_hands:bool=False, show_direction:bool=False):
     "A colour bar of the future steps under `axs`, and a legend of what the panels draw."
     T = pred['tracks'].shape[-2] - 1
     fig.colorbar(ScalarMappable(plt.Normalize(0, T), 'plasma'), ax=list(axs), orientation='horizontal', fraction=.05,
@@ -112,14 +165,56 @@ def _legend(fig, axs, pred:dict, num_samples:int, show_gt:bool):
     handles = [Line2D([], [], ls='none', marker='o', mfc='w', mec='k', label='query point'),
                Line2D([], [], color=mid, lw=1.3, label=f'predicted track ({num_samples} per panel)')]
     if show_gt: handles.append(Line2D([], [], color=mid, lw=4, alpha=.45, label="true track (the sample's own instruction)"))
-    if 'hand_tracks' in pred:
+    if show_hands and 'hand_tracks' in pred:
         handles.append(Line2D([], [], color='deepskyblue', ls='--', marker='o', mfc='none', markevery=[0],
-                              label='hand: now (circle), path (dashed)'))
-    fig.legend(handles=handles, loc='outside lower center', fontsize=8, frameon=False, ncol=len(handles))
+                              label='predicted hand path from now (circle); not measured'))
+    if show_direction:
+        handles.append(Line2D([], [], color=DIRECTION_COLOUR, lw=2, label='cond − uncond (mean end point)'))
+    fig.legend(handles=handles, loc='outside lower center', fontsize=8, frameon=False, ncol=min(len(handles), 3))
+
+# %% ../nbs/16_cfg_explorer.ipynb #b464fa83
+def _panel_title(g:float, interval, rescale:float) -> str:
+    "A panel's title: the scale, what it means, and the interval and rescale where they apply."
+    parts = [f'CFG {g:g}: ' + {0: 'no instruction', 1: 'conditional'}.get(g, 'guided')]
+    if interval is not None: parts.append(f't/T in [{interval[0]:g}, {interval[1]:g}]')
+    if rescale: parts.append(f'rescale {rescale:g}')
+    return ', '.join(parts)
+
+# %% ../nbs/16_cfg_explorer.ipynb #8a3b555f
+def render_panels(pipe:TrackPipeline, # the model to sample
+                  sample:dict, # one unbatched sample of the data contract
+                  instruction:str|None=None, # None or '': the sample's own
+                  guidance_scale:float=3.0, # the chosen scale, drawn beside scales 0 and 1
+                  guidance_interval:tuple|None=None, # (lo, hi): guide only where t / num_diffusion_steps lies in it
+                  guidance_rescale:float=0.0, # phi of arXiv 2305.08891 (the guided panel only)
+                  num_inference_steps:int|None=None, seed:int=0, num_samples:int=1, # shared by the panels
+                  show_gt:bool=False, show_hands:bool=False, # the sample's true tracks; the predicted hand paths
+                  show_direction:bool=False, # a fourth panel: `draw_direction`, cond − uncond
+                  curve:dict|None=None, # a `following_curve` to draw beside, with `guidance_scale` marked
+                  title:str|None=None, # over the figure; default: the instruction
+                  preds:dict|None=None, # the cache of `panel_predictions` (the explorer's)
+                  fig=None, figsize=(12, 4.6)):
+    "Unguided (scale 0), conditional (scale 1) and guided predictions side by side, and the curve; returns the figure"
+    text = instruction or sample.get('text', '')
+    ps = panel_predictions(pipe, sample, text, guidance_scale, guidance_interval, guidance_rescale, preds,
+                           num_inference_steps=num_inference_steps, num_samples=num_samples, seed=seed)
+    fig = fig or plt.figure(figsize=figsize)
+    fig.set_layout_engine('constrained')
+    ratios = [1, 1, 1] + [1] * show_direction + [1.25] * (curve is not None)
+    axs = fig.subplots(1, len(ratios), gridspec_kw=dict(width_ratios=ratios))
+    keys = [(0, None, 0), (1, None, 0), _panel_key(guidance_scale, guidance_interval, guidance_rescale)]
+    for ax, p, key in zip(axs, ps, keys):
+        p = p if show_hands else without_hands(p)
+        show_prediction(sample, p, _panel_title(*key), ax=ax, show_gt=show_gt)
+    if show_direction: draw_direction(sample, ps[0], ps[1], ax=axs[3])
+    _legend(fig, axs[:3], ps[0], num_samples, show_gt, show_hands, show_direction)
+    if curve is not None: draw_curve(axs[-1], curve, guidance_scale, text)
+    fig.suptitle(title if title is not None else f'"{text}"', fontsize=10)
+    return fig
 
 # %% ../nbs/16_cfg_explorer.ipynb #48ee9691
 class CFGExplorer:
-    "Controls for `render_panels`: model, guidance scale, instruction, sample, DDIM steps, seed, K, true tracks; redraws on the latest values."
+    "Controls for `render_panels` (model, guidance, instruction, sample, what to draw); draws the latest values."
     def __init__(self, pipes, # a `TrackPipeline`, or names -> pipelines to switch between
                  samples:list, # unbatched samples to pick from, e.g. `[world.sample(i) for i in range(8)]`
                  examples:list|None=None, # instructions offered in the box; default: the samples' own and 'wait'
@@ -136,29 +231,12 @@ class CFGExplorer:
         self.fig, self.error, self._preds = None, None, {}
         self.requests = self.draws = 0  # value changes asked for, pictures drawn: the difference was skipped as stale
         self._pending, self._queued, self._busy, self._cv, self._thread = None, 0, False, threading.Condition(), None
-        W, first = widgets, next(iter(self.pipes.values()))
-        opts = dict(continuous_update=False, style={'description_width': '90px'})
         texts = examples or [s['text'] for s in samples] + [WAIT_TEMPLATES[0]]
-        steps = num_inference_steps or first.model.config.num_inference_steps
-        self.controls = dict(
-            model=W.ToggleButtons(options=list(self.pipes), description='model', style={'description_width': '90px'}),
-            guidance_scale=W.FloatSlider(guidance_scale, min=0, max=10, step=.25, description='CFG scale', **opts),
-            instruction=W.Combobox(value='', options=list(dict.fromkeys(texts)), placeholder="the sample's own instruction",
-                                   description='instruction', ensure_option=False, **opts),
-            index=W.IntSlider(0, min=0, max=len(samples) - 1, description='sample', **opts),
-            num_inference_steps=W.IntSlider(steps, min=1, max=50, description='DDIM steps', **opts),
-            seed=W.BoundedIntText(seed, min=0, max=2**31 - 1, description='seed', style=opts['style']),
-            num_samples=W.IntSlider(num_samples, min=1, max=16, description='K samples', **opts),
-            show_gt=W.Checkbox(False, description='true tracks', indent=False))
-        c = self.controls
-        self.image = W.Image(format='png', layout=W.Layout(max_width='100%'))
-        self.status = W.HTML()
-        top = [c['model']] if len(self.pipes) > 1 else []
-        left = W.VBox([c['guidance_scale'], c['instruction'], c['index']])
-        right = W.VBox([c['num_inference_steps'], c['seed'], c['num_samples'], c['show_gt']])
-        self.ui = W.VBox(top + [W.HBox([left, right]), self.status, self.image])
-        self.ui.add_class('y2r-cfg-explorer')
-        for w in c.values(): w.observe(self._request, names='value')
+        steps = num_inference_steps or next(iter(self.pipes.values())).model.config.num_inference_steps
+        texts = list(dict.fromkeys(texts))
+        self.controls = self._make_controls(texts, guidance_scale, steps, seed, num_samples)
+        self.ui = self._layout()
+        for w in self.controls.values(): w.observe(self._request, names='value')
         self._request()
 
     def _request(self, change=None):
@@ -172,55 +250,6 @@ class CFGExplorer:
                 self._thread.start()
         if not self.background: self._draw_pending()
 
-    def _worker(self):
-        while True:
-            with self._cv:
-                if self._pending is None:
-                    self._thread = None
-                    return
-            self._draw_pending()
-
-    def _draw_pending(self):
-        with self._cv:
-            if self._pending is None or self._busy: return
-            v, self._pending, self._busy = self._pending, None, True
-            v['skipped'], self._queued = self._queued - 1, 0
-        try:
-            self.error = None
-            self._draw(**v)
-        except Exception as e:
-            self.error = e
-            self.status.value = f'<span style="color:#b00">error: {type(e).__name__}: {e}</span>'
-        finally:
-            with self._cv:
-                self._busy = False
-                self._cv.notify_all()
-
-    def curve(self, name:str) -> dict|None:
-        "The following curve of model `name`: given, or computed once (`curve_samples` pushes per scale) and kept."
-        if name not in self.curves and self.curve_samples:
-            self.status.value = f'{name}: measuring instruction following against the scale (once per model)…'
-            self.curves[name] = following_curve(self.pipes[name].model, n=self.curve_samples)
-        return self.curves.get(name)
-
-    def _draw(self, model, guidance_scale, instruction, index, num_inference_steps, seed, num_samples, show_gt, skipped=0):
-        "Draw the panels for these values into `self.fig` and the image."
-        t = time.perf_counter()
-        self.status.value = f'{model}: drawing CFG {guidance_scale:g}…'
-        sample = self.samples[index]
-        key = (model, index, instruction or sample.get('text', ''), num_inference_steps, seed, num_samples)
-        if len(self._preds) > 64: self._preds.clear()
-        preds = self._preds.setdefault(key, {})  # scale -> prediction: scales 0 and 1 are computed once per sample
-        fig = render_panels(self.pipes[model], sample, instruction, guidance_scale, num_inference_steps, seed, num_samples,
-                            show_gt, self.curve(model), title=f'{model}: "{key[2]}"', preds=preds,
-                            fig=Figure(figsize=self.figsize))
-        buf = io.BytesIO()
-        fig.savefig(buf, format='png', dpi=self.dpi)
-        self.fig, self.image.value = fig, buf.getvalue()
-        self.draws += 1
-        self.status.value = (f'{model}: CFG {guidance_scale:g} drawn in {time.perf_counter() - t:.1f} s'
-                             + (f'; {skipped} stale value{"s" * (skipped != 1)} skipped' if skipped else ''))
-
     def wait(self, timeout:float=120):
         "Block until every requested picture is drawn; raise the drawing's error, if any (for tests and scripts)."
         with self._cv:
@@ -230,3 +259,108 @@ class CFGExplorer:
         return self
 
     def _repr_mimebundle_(self, **kwargs): return self.ui._repr_mimebundle_(**kwargs)
+
+# %% ../nbs/16_cfg_explorer.ipynb #f527e08c
+@patch
+def _make_controls(self:CFGExplorer, texts:list, # instructions offered in the box
+                   guidance_scale:float, steps:int, seed:int, num_samples:int, # the starting values
+                  ) -> dict:
+    "The widgets, by the name of the argument each one sets."
+    W, style = widgets, {'description_width': '90px'}
+    opts = dict(continuous_update=False, style=style)
+    box = lambda label: W.Checkbox(False, description=label, indent=False, layout=W.Layout(width='auto'))
+    return dict(
+        model=W.ToggleButtons(options=list(self.pipes), description='model', style=style),
+        guidance_scale=W.FloatSlider(guidance_scale, min=0, max=10, step=.25, description='CFG scale', **opts),
+        guidance_interval=W.FloatRangeSlider(value=(0, 1), min=0, max=1, step=.05, description='CFG interval',
+                                             **opts),
+        guidance_rescale=W.FloatSlider(0, min=0, max=1, step=.05, description='rescale φ', **opts),
+        instruction=W.Combobox(value='', options=texts, placeholder="the sample's own instruction",
+                               description='instruction', ensure_option=False, **opts),
+        index=W.IntSlider(0, min=0, max=len(self.samples) - 1, description='sample', **opts),
+        num_inference_steps=W.IntSlider(steps, min=1, max=50, description='DDIM steps', **opts),
+        seed=W.BoundedIntText(seed, min=0, max=2**31 - 1, description='seed', style=style),
+        num_samples=W.IntSlider(num_samples, min=1, max=16, description='K samples', **opts),
+        show_gt=box('true tracks'), show_hands=box('hands'), show_direction=box('cond − uncond'))
+
+# %% ../nbs/16_cfg_explorer.ipynb #c0ebca4d
+@patch
+def _layout(self:CFGExplorer):
+    "The controls in three columns over the status line and the picture."
+    W, c = widgets, self.controls
+    self.image = W.Image(format='png', layout=W.Layout(max_width='100%'))
+    self.status = W.HTML()
+    top = [c['model']] if len(self.pipes) > 1 else []
+    guidance = W.VBox([c['guidance_scale'], c['guidance_interval'], c['guidance_rescale']])
+    draw = W.HBox([c['show_gt'], c['show_hands'], c['show_direction']])
+    what = W.VBox([c['instruction'], c['index'], draw])
+    sampling = W.VBox([c['num_inference_steps'], c['seed'], c['num_samples']])
+    ui = W.VBox(top + [W.HBox([guidance, what, sampling]), self.status, self.image])
+    ui.add_class('y2r-cfg-explorer')
+    return ui
+
+# %% ../nbs/16_cfg_explorer.ipynb #9f7d1b74
+@patch
+def _worker(self:CFGExplorer):
+    "Draw pending values until there are none; then the thread ends."
+    while True:
+        with self._cv:
+            if self._pending is None:
+                self._thread = None
+                return
+        self._draw_pending()
+
+@patch
+def _draw_pending(self:CFGExplorer):
+    "Take the latest values (counting the ones they replaced) and draw them, unless a drawing is under way."
+    with self._cv:
+        if self._pending is None or self._busy: return
+        v, self._pending, self._busy = self._pending, None, True
+        v['skipped'], self._queued = self._queued - 1, 0
+    try:
+        self.error = None
+        self._draw(**v)
+    except Exception as e:
+        self.error = e
+        self.status.value = f'<span style="color:#b00">error: {type(e).__name__}: {e}</span>'
+    finally:
+        with self._cv:
+            self._busy = False
+            self._cv.notify_all()
+
+# %% ../nbs/16_cfg_explorer.ipynb #69f5c6e7
+@patch
+def curve(self:CFGExplorer, name:str) -> dict|None:
+    "The following curve of model `name`: given, or computed once (`curve_samples` pushes per scale) and kept."
+    if name not in self.curves and self.curve_samples:
+        self.status.value = f'{name}: measuring instruction following against the scale (once per model)…'
+        self.curves[name] = following_curve(self.pipes[name].model, n=self.curve_samples)
+    return self.curves.get(name)
+
+def _settings(v:dict) -> str:
+    "The guidance settings of the controls' values `v`, as the status line names them."
+    lo, hi = v['guidance_interval']
+    interval = f', interval {lo:g}-{hi:g}' if (lo, hi) != (0, 1) else ''
+    rescale = f", rescale {v['guidance_rescale']:g}" if v['guidance_rescale'] else ''
+    return f"CFG {v['guidance_scale']:g}{interval}{rescale}"
+
+# %% ../nbs/16_cfg_explorer.ipynb #d3a47a7c
+@patch
+def _draw(self:CFGExplorer, model:str, index:int, skipped:int=0, **v):
+    "Draw the panels for the controls' values `v` into `self.fig` and the image."
+    t = time.perf_counter()
+    self.status.value = f'{model}: drawing {_settings(v)}…'
+    sample = self.samples[index]
+    text = v['instruction'] or sample.get('text', '')
+    key = (model, index, text, v['num_inference_steps'], v['seed'], v['num_samples'])
+    if len(self._preds) > 64: self._preds.clear()
+    w, h = self.figsize
+    fig = Figure(figsize=(w + 3 * v['show_direction'], h))
+    fig = render_panels(self.pipes[model], sample, curve=self.curve(model), title=f'{model}: "{text}"',
+                        preds=self._preds.setdefault(key, {}), fig=fig, **v)
+    buf = io.BytesIO()
+    fig.savefig(buf, format='png', dpi=self.dpi)
+    self.fig, self.image.value = fig, buf.getvalue()
+    self.draws += 1
+    self.status.value = (f'{model}: {_settings(v)} drawn in {time.perf_counter() - t:.1f} s'
+                         + (f'; {skipped} stale value{"s" * (skipped != 1)} skipped' if skipped else ''))
