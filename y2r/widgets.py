@@ -16,8 +16,8 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from .world.language import COLOUR_WORDS, DIRECTION_WORDS, SHAPE_WORDS, WAIT_TEMPLATES, phrase_words
-from .pipeline import TrackPipeline, show_prediction
-from .evaluate import following_curve, plot_following_curve
+from .pipeline import PACKAGED, TrackPipeline, packaged_curve, show_prediction
+from .evaluate import demo_world, following_curve, plot_following_curve
 
 try: import ipywidgets as widgets
 except ImportError: widgets = None  # the render functions work without it; `CFGExplorer` needs the `explorer` extra
@@ -25,7 +25,7 @@ except ImportError: widgets = None  # the render functions work without it; `CFG
 # %% auto #0
 __all__ = ['DIRECTION_COLOUR', 'CURVE_SET', 'without_hands', 'render_guidance', 'guidance_sweep', 'plot_guidance_sweep',
            'instruction_kind', 'panel_predictions', 'guidance_direction', 'draw_direction', 'draw_curve',
-           'render_panels', 'CFGExplorer']
+           'render_panels', 'CFGExplorer', 'packaged_explorer']
 
 # %% ../nbs/16_cfg_explorer.ipynb #ae5f7e12
 def without_hands(pred:dict) -> dict:
@@ -364,3 +364,13 @@ def _draw(self:CFGExplorer, model:str, index:int, skipped:int=0, **v):
     self.draws += 1
     self.status.value = (f'{model}: {_settings(v)} drawn in {time.perf_counter() - t:.1f} s'
                          + (f'; {skipped} stale value{"s" * (skipped != 1)} skipped' if skipped else ''))
+
+# %% ../nbs/16_cfg_explorer.ipynb #6f11b970
+def packaged_explorer(num_scenes:int=16, # held-out scenes to choose from (`demo_world` of the final model)
+                      **kwargs, # more options of `CFGExplorer` (num_samples, num_inference_steps, ...)
+                     ) -> CFGExplorer:
+    "The explorer on the packaged models, with the following curves they were packaged with."
+    pipes = {name: TrackPipeline.from_pretrained(name) for name in PACKAGED}
+    world = demo_world(pipes[PACKAGED[0]].model)
+    curves = {name: packaged_curve(name) for name in PACKAGED}
+    return CFGExplorer(pipes, [world.sample(i) for i in range(num_scenes)], curves=curves, **({'num_samples': 4} | kwargs))
