@@ -15,7 +15,7 @@ from .tracking import require
 
 # %% auto #0
 __all__ = ['WORLD', 'PUSHER_RADIUS', 'PUSH_WORDS', 'make_env', 'block_polygons', 'block_to_world', 'block_shape', 'sample_inside',
-           'query_points', 'exact_tracks', 'behind', 'push_episode', 'pusht_episodes']
+           'query_points', 'exact_tracks', 'behind', 'push_episode', 'pusht_episodes', 'tracks_of']
 
 # %% ../nbs/23_pusht.ipynb #7d400a5c
 WORLD = 512.0        # the simulator's table is WORLD x WORLD units
@@ -126,11 +126,11 @@ def push_episode(env, rng, length:int=25, # frames
         pushers.append(info['pos_agent'])
     return dict(frames=np.stack(frames), poses=np.stack(poses), pushers=np.stack(pushers), direction=d_i, polys=polys)
 
-# %% ../nbs/23_pusht.ipynb #7801cc98
+# %% ../nbs/23_pusht.ipynb #e50d9637
 def pusht_episodes(n:int, # episodes
                    seed:int=0, size:int=96, length:int=25, speed:float=10.,
                    n_block:int=16, n_table:int=16, # query points on the T and on the table
-                  ) -> Iterator[dict]: # episodes of the HDF5 layout (no hands), with `poses` and `local` extra
+                  ) -> Iterator[dict]: # episodes of the HDF5 layout (no hands), with the simulator's `sim` extra
     "Scripted PushT episodes with exact tracks, instructions and annotations."
     env = make_env(size)
     rng = np.random.default_rng(seed)
@@ -142,5 +142,25 @@ def pusht_episodes(n:int, # episodes
         text = PUSH_WORDS[rng.integers(len(PUSH_WORDS))].format(d=DIRECTION_WORDS[d][rng.integers(len(DIRECTION_WORDS[d]))])
         yield dict(name=f'pusht_{seed}_{i:05d}', frames=raw['frames'], tracks=tracks, visibility=vis, instruction=text,
                    annotations=dict(point_object_id=np.r_[np.zeros(n_block, int), -np.ones(n_table, int)],
-                                    target_object=0, direction=d, valid_dirs=np.eye(len(DIRECTIONS), dtype=bool)[d]))
+                                    target_object=0, direction=d, valid_dirs=np.eye(len(DIRECTIONS), dtype=bool)[d]),
+                   sim={k: raw[k] for k in ('poses', 'pushers', 'polys')})
     env.close()
+
+# %% ../nbs/23_pusht.ipynb #54aed485
+def tracks_of(e:dict, # an episode of `pusht_episodes`
+              queries:np.ndarray, # (N, 2) any points on its first frame, pixels
+              size:int=96) -> tuple: # tracks (L, N, 2), visibility (L, N), kind (N,): 0 the T, 1 the pusher, -1 the table
+    "Exact tracks of any query points: those on the T move with it, those on the pusher with the pusher, the rest stay."
+    sh = _shapely()
+    s = e['sim']
+    w = np.asarray(queries, float) * WORLD / size
+    on_t = sh.contains_xy(block_shape(s['polys'], s['poses'][0]), w[:, 0], w[:, 1])
+    on_p = ~on_t & (np.linalg.norm(w - s['pushers'][0], axis=-1) < PUSHER_RADIUS)
+    local = (w[on_t] - s['poses'][0, :2]) @ _rot(s['poses'][0, 2])  # world -> block coordinates
+    rest = ~on_t & ~on_p
+    tb, vb = exact_tracks(s['polys'], s['poses'], s['pushers'], local, w[rest], size)
+    tracks, vis = np.zeros((len(s['poses']), len(w), 2)), np.ones((len(s['poses']), len(w)), bool)
+    idx = np.r_[np.where(on_t)[0], np.where(rest)[0]]  # exact_tracks' order: the T's points, then the table's
+    tracks[:, idx], vis[:, idx] = tb, vb
+    tracks[:, on_p] = (s['pushers'][:, None] + (w[on_p] - s['pushers'][0])[None]) * size / WORLD
+    return tracks, vis, np.where(on_t, 0, np.where(on_p, 1, -1))

@@ -15,8 +15,9 @@ import numpy as np
 from .contract import grid_queries
 
 # %% auto #0
-__all__ = ['TRACKERS', 'require', 'lk_step', 'lk_track', 'local_std', 'flat_pixels', 'photometry', 'LKTracker', 'h264',
-           'camera_like', 'moved_points', 'motion_candidates', 'moving_queries', 'CoTracker', 'make_tracker']
+__all__ = ['TRACKERS', 'require', 'lk_step', 'lk_track', 'local_std', 'flat_pixels', 'photometry', 'LKTracker', 'write_mp4',
+           'h264', 'camera_shake', 'camera_like', 'moved_points', 'motion_candidates', 'moving_queries', 'CoTracker',
+           'make_tracker']
 
 # %% ../nbs/22_tracking.ipynb #fd98298e
 def require(module:str, # the module to import
@@ -206,36 +207,45 @@ def __call__(self:LKTracker, frames:np.ndarray, # (L, H, W, 3) uint8
         seen.append(ok & self._inside(p, g[t].shape))
     return np.stack(out) + .5, np.stack(seen)
 
-# %% ../nbs/22_tracking.ipynb #52f89546
-def h264(frames:np.ndarray, # (L, H, W, 3) uint8, even H and W
-         crf:int=23, # x264's constant rate factor: 18 near lossless, 23 its default, 28 and up visibly blocky
-         fps:int=10) -> np.ndarray: # the frames after an mp4 round trip
-    "The frames as an h264 mp4 would give them back: encoded with PyAV (libx264, yuv420p) and decoded."
+# %% ../nbs/22_tracking.ipynb #2988a98c
+def write_mp4(dest, # a path, or a binary file object
+              frames:np.ndarray, # (L, H, W, 3) uint8, even H and W
+              fps:float=10, crf:int=23): # x264's constant rate factor: 18 near lossless, 23 its default, 28 and up blocky
+    "Write frames to an h264 mp4 (PyAV's libx264, yuv420p), as a phone or a webcam would save them."
     av = require('av', 'video')
-    buf = io.BytesIO()
-    with av.open(buf, 'w', format='mp4') as c:
-        st = c.add_stream('libx264', rate=fps, options=dict(crf=str(crf), preset='veryfast'))
+    with av.open(dest if hasattr(dest, 'write') else str(dest), 'w', format='mp4') as c:
+        st = c.add_stream('libx264', rate=round(fps), options=dict(crf=str(crf), preset='veryfast'))
         st.width, st.height, st.pix_fmt = frames.shape[2], frames.shape[1], 'yuv420p'
         for f in frames: c.mux(st.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format='rgb24')))
         c.mux(st.encode())
+    return dest
+
+def h264(frames:np.ndarray, crf:int=23) -> np.ndarray: # the frames after an mp4 round trip
+    "The frames as an h264 mp4 would give them back."
+    av = require('av', 'video')
+    buf = write_mp4(io.BytesIO(), frames, crf=crf)
     buf.seek(0)
     with av.open(buf) as c: return np.stack([f.to_ndarray(format='rgb24') for f in c.decode(video=0)])
 
-# %% ../nbs/22_tracking.ipynb #176e9027
+# %% ../nbs/22_tracking.ipynb #96d27295
+def camera_shake(L:int, strength:float=1., size:int=96, seed:int=0) -> np.ndarray: # (L, 2) pixels
+    "A camera's shake: a smooth random walk pulled back to the centre, about a pixel or two at `strength` 1 on 96 px."
+    rng = np.random.default_rng(seed)
+    shake, v = np.zeros((L, 2)), np.zeros(2)
+    for t in range(1, L):
+        v = .6 * v + rng.normal(0, .35 * strength * size / 96, 2)
+        shake[t] = .8 * shake[t - 1] + v
+    return shake
+
 def camera_like(frames:np.ndarray, # (L, H, W, 3) uint8 clean frames
                 tracks:np.ndarray, # (L, N, 2) their exact tracks
-                strength:float=1., # 0: unchanged; 0.5 mild, 1 moderate, 2 strong (sizes for a 96 px frame, scaled)
+                strength:float=1., # 0: unchanged; 0.5 mild, 1 moderate, 2 strong
                 seed:int=0) -> tuple: # frames, tracks moved with the shake
-    "Clean frames as a handheld-ish camera would record them: shake, blur, flicker, sensor noise and h264."
+    "Clean frames as a modest camera would record them: shake, blur, flicker, sensor noise and h264."
     if strength == 0: return frames, tracks
     cv2 = require('cv2', 'video')
-    rng = np.random.default_rng(seed)
     L, H, W, _ = frames.shape
-    s = min(H, W) / 96
-    shake, v = np.zeros((L, 2)), np.zeros(2)
-    for t in range(1, L):  # a smooth random walk pulled back to the centre
-        v = .6 * v + rng.normal(0, .35 * strength * s, 2)
-        shake[t] = .8 * shake[t - 1] + v
+    shake, rng, s = camera_shake(L, strength, min(H, W), seed), np.random.default_rng([seed, 1]), min(H, W) / 96
     gain = .92 * (1 + .06 * strength * np.sin(2 * np.pi * np.arange(L) / 12 + rng.uniform(0, 2 * np.pi)))
     out = []
     for t, f in enumerate(frames):
@@ -246,7 +256,7 @@ def camera_like(frames:np.ndarray, # (L, H, W, 3) uint8 clean frames
         out.append(np.clip(g, 0, 255).astype(np.uint8))
     return h264(np.stack(out), int(20 + 4 * strength)), tracks + shake[:, None]
 
-# %% ../nbs/22_tracking.ipynb #7dc75d7b
+# %% ../nbs/22_tracking.ipynb #94f88ba1
 def moved_points(tracks:np.ndarray, visibility:np.ndarray, # (L, N, 2), (L, N)
                  min_move:float=.03, # share of the frame side (frame side: `side`)
                  side:float=96.) -> np.ndarray: # (N,) bool
@@ -268,7 +278,12 @@ def motion_candidates(frames:np.ndarray, # (L, H, W, 3) uint8
         change = np.maximum(change, _box(np.abs(g[t] - gain * g[0]), z['r']) / thr)
     bg = np.median(np.stack([x * (np.median(g[0]) / max(np.median(x), 1.)) for x in g]), 0)  # the background, roughly
     d0 = np.abs(g[0] - bg)
-    fg = _erode((d0 > tracker.still_thresh + tracker.noise_factor * (0 if flat is None else np.median(d0[flat]))), z['centre'])
+    thr = tracker.still_thresh + tracker.noise_factor * (0 if flat is None else np.median(d0[flat]))
+    fg = d0 > thr
+    if flat is not None and fg.any():  # and at least half as unlike the plain surface as the clearest foreground
+        c = np.abs(g[0] - np.median(g[0][flat]))
+        fg &= c > max(thr, .5 * np.percentile(c[fg], 90))
+    fg = _erode(fg, 2 * z['centre'])
     ys, xs = np.nonzero((change > 1) & (tex > tracker.min_texture) & fg)
     return np.stack([xs, ys], 1) + .5
 
