@@ -7,37 +7,77 @@ Docs: https://y2r-dev.github.io/y2r/label.html.md"""
 # %% ../nbs/24_label.ipynb #394f451a
 from __future__ import annotations
 import argparse
+import codecs
+import contextlib
 import csv
+import functools
 import itertools
 import json
+import multiprocessing
+import sys
+import textwrap
+import warnings
+from collections import deque
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from .contract import grid_queries
-from .trackfile import open_track_file, write_track_file
+from .trackfile import EPISODE_KEYS, HAND_EPISODE_KEYS, open_track_file, write_track_file
 from .tracking import make_tracker, moving_queries, require
 
 # %% auto #0
-__all__ = ['VIDEO_SUFFIXES', 'QUERIES', 'SOURCES', 'fit_frames', 'read_video', 'read_instructions', 'video_folder_episodes',
-           'lerobot_episodes', 'query_points', 'label_episode', 'read_episodes', 'label', 'show_labels', 'label_cli']
+__all__ = ['CROPS', 'VIDEO_SUFFIXES', 'QUERIES', 'SOURCES', 'fit_frame', 'fit_frames', 'read_video', 'read_instructions',
+           'video_folder_episodes', 'lerobot_episodes', 'query_points', 'label_episode', 'read_episodes', 'label',
+           'join_track_files', 'show_labels', 'label_cli']
 
 # %% ../nbs/24_label.ipynb #28dfab16
-def fit_frames(frames:np.ndarray, # (L, H, W, 3) uint8
-               size:int|None, # side of the square result; None: unchanged
-              ) -> np.ndarray: # (L, size, size, 3) uint8
-    "Crop the frames to their central square and resize them to `size` x `size`."
-    if size is None: return frames
+CROPS = ('center', 'pad', 'none')  # the central square, the whole frame on black bars, or square videos only
+
+def _resized(img:np.ndarray, w:int, h:int) -> np.ndarray:
+    "`img` resized to w x h: area averaging to shrink, cubic interpolation to enlarge."
     cv2 = require('cv2', 'video')
-    L, H, W, _ = frames.shape
+    interp = cv2.INTER_AREA if img.shape[1] > w else cv2.INTER_CUBIC
+    return cv2.resize(np.ascontiguousarray(img), (w, h), interpolation=interp)
+
+def _letterboxed(frame:np.ndarray, size:int) -> np.ndarray: # (size, size, 3)
+    "`frame` shrunk to fit a `size` square and centred on black."
+    H, W = frame.shape[:2]
+    h = max(1, round(H * size / max(H, W)))
+    w = max(1, round(W * size / max(H, W)))
+    y0 = (size - h) // 2
+    x0 = (size - w) // 2
+    out = np.zeros((size, size, frame.shape[2]), frame.dtype)
+    out[y0:y0 + h, x0:x0 + w] = _resized(frame, w, h)
+    return out
+
+# %% ../nbs/24_label.ipynb #f2a403b2
+def fit_frame(frame:np.ndarray, # (H, W, 3) uint8
+              size:int|None, # side of the square result; None: unchanged
+              crop:str='center', # one of `CROPS`
+             ) -> np.ndarray: # (size, size, 3) uint8
+    "One frame made square (`crop`) and resized to `size` x `size`."
+    if size is None: return frame
+    if crop not in CROPS: raise ValueError(f"crop={crop!r}: choose one of {CROPS}")
+    H, W = frame.shape[:2]
+    if crop == 'pad': return _letterboxed(frame, size)
+    if crop == 'none' and H != W:
+        raise ValueError(f"a {W}x{H} frame is not square; crop='center' or 'pad' makes it so")
     s = min(H, W)
     y0 = (H - s) // 2
     x0 = (W - s) // 2
-    sq = frames[:, y0:y0 + s, x0:x0 + s]
-    interp = cv2.INTER_AREA if s > size else cv2.INTER_CUBIC
-    return np.stack([cv2.resize(np.ascontiguousarray(f), (size, size), interpolation=interp) for f in sq])
+    return _resized(frame[y0:y0 + s, x0:x0 + s], size, size)
+
+def fit_frames(frames:np.ndarray, # (L, H, W, 3) uint8
+               size:int|None, # side of the square result; None: unchanged
+               crop:str='center', # one of `CROPS`
+              ) -> np.ndarray: # (L, size, size, 3) uint8
+    "Frames made square (`crop`) and resized to `size` x `size`, one by one."
+    if size is None: return frames
+    return np.stack([fit_frame(f, size, crop) for f in frames])
 
 # %% ../nbs/24_label.ipynb #2c0a1977
 def _open_video(path:Path):
@@ -45,23 +85,44 @@ def _open_video(path:Path):
     av = require('av', 'video')
     if not path.is_file(): raise FileNotFoundError(f"{path}: no such video file")
     try: return av.open(str(path))
-    except (av.error.FFmpegError, UnicodeDecodeError) as e: raise ValueError(f"{path}: not a video PyAV can read ({e})") from None
+    except (av.error.FFmpegError, UnicodeDecodeError) as e:
+        raise ValueError(f"{path}: not a video PyAV can read ({e})") from None
 
-def _decode(c, st, start:float, stop:float) -> list: # (H, W, 3) uint8 arrays
-    "Frames of stream `st` with start <= time < stop, seeking to the keyframe before `start` first."
+def _decode(c, st, start:float, stop:float) -> Iterator[np.ndarray]: # (H, W, 3) uint8 frames
+    "Frames of `st` with start <= time < stop, one at a time, seeking to the keyframe before `start` first."
     if start > 0 and st.time_base: c.seek(int(start / st.time_base), stream=st, backward=True)
-    frames = []
     for f in c.decode(st):
         t = f.time or 0
-        if t >= stop: break  # the rest of a shared file belongs to later episodes
-        if t >= start: frames.append(f.to_ndarray(format='rgb24'))
-    return frames
+        if t >= stop: return  # the rest of a shared file belongs to later episodes
+        if t >= start: yield f.to_ndarray(format='rgb24')
+
+def _crop_for(path:Path, H:int, W:int, size:int|None, crop:str|None) -> str:
+    "The crop of `path`'s W x H frames: `crop`; None is 'center', with a warning if they are not square."
+    if H == W or size is None: return crop or 'center'
+    s = min(H, W)
+    if crop == 'none':
+        raise ValueError(f"{path}: {W}x{H} frames are not square; crop='center' (--crop center) keeps their "
+                         "central square, crop='pad' (--crop pad) all of them")
+    if crop is None:
+        warnings.warn(f"{path}: {W}x{H} frames are cropped to their central {s}x{s} square; crop='pad' "
+                      "(--crop pad) keeps the whole frame, crop='center' (--crop center) silences this")
+    return crop or 'center'
+
+# %% ../nbs/24_label.ipynb #389635c0
+def _fitted(path:Path, frames:Iterator, size:int|None, crop:str|None) -> list: # arrays (size, size, 3)
+    "Each of `frames` made square and resized as it is decoded, so that only the small frames are kept."
+    out = []
+    for f in frames:
+        if not out: crop = _crop_for(path, *f.shape[:2], size, crop)
+        out.append(fit_frame(f, size, crop))
+    return out
 
 def read_video(path, # a video file
-               size:int|None=96, # see `fit_frames`
+               size:int|None=96, # see `fit_frame`
                start:float=0., stop:float=float('inf'), # seconds: keep frames with start <= time < stop
+               crop:str|None=None, # see `CROPS`; None: 'center', with a warning if the video is not square
               ) -> tuple: # frames (L, size, size, 3) uint8, fps
-    "Decode a video's frames (or those between `start` and `stop`) and its frame rate."
+    "A video's frames (or those from `start` to `stop`), each fitted as decoded, and its frame rate."
     path = Path(path)
     av = require('av', 'video')
     with _open_video(path) as c:
@@ -69,37 +130,104 @@ def read_video(path, # a video file
         st = c.streams.video[0]
         fps = float(st.average_rate or st.guessed_rate or 0)
         half = .5 / fps if fps else 0
-        try: frames = _decode(c, st, start - half, stop - half)
+        try: frames = _fitted(path, _decode(c, st, start - half, stop - half), size, crop)
         except av.error.FFmpegError as e: raise ValueError(f"{path}: cannot be decoded ({e})") from None
-    if not frames: raise ValueError(f"{path}: has no frames" + (f" between {start:g} s and {stop:g} s" if start or stop < float('inf') else ''))
+    if not frames:
+        span = f" between {start:g} s and {stop:g} s" if start or stop < float('inf') else ''
+        raise ValueError(f"{path}: has no frames{span}")
     if not fps: raise ValueError(f"{path}: its frame rate is unknown")
-    return fit_frames(np.stack(frames), size), fps
+    return np.stack(frames), fps
 
 # %% ../nbs/24_label.ipynb #518fc927
 VIDEO_SUFFIXES = ('.mp4', '.webm', '.gif', '.mov', '.avi', '.mkv')
 
-def read_instructions(folder:Path, table:str='instructions.csv') -> dict: # file name -> instruction
-    "The instruction table of a video folder, checked against the videos in it."
-    path = folder / table
-    if not path.is_file(): raise FileNotFoundError(f"{path}: no instruction table; write one with the header 'file,instruction'")
-    with open(path, newline='', encoding='utf-8') as f: rows = list(csv.DictReader(f))
-    if not rows or not {'file', 'instruction'} <= set(rows[0]):
+def _csv_lines(f) -> Iterator[tuple]: # (line number, fields without surrounding spaces)
+    "The rows of an open CSV file that are not blank."
+    rows = csv.reader(f)
+    for fields in rows:
+        if any(x.strip() for x in fields): yield rows.line_num, [x.strip() for x in fields]
+
+def _read_table(path:Path, encoding:str) -> list: # [(line number, fields)]
+    "The rows of a CSV file; a UTF-8 byte-order mark (Excel's 'CSV UTF-8') is skipped."
+    try: enc = codecs.lookup(encoding).name
+    except LookupError: raise ValueError(f"encoding {encoding!r} is unknown; try utf-8 or cp1252") from None
+    try:
+        with open(path, newline='', encoding='utf-8-sig' if enc == 'utf-8' else enc) as f:
+            return list(_csv_lines(f))
+    except UnicodeDecodeError as e:
+        bad = e.object[e.start]
+        raise ValueError(f"{path}: not {encoding} text (byte {bad:#04x} at offset {e.start}); save it as "
+                         "UTF-8 (Excel: 'CSV UTF-8'), or name its encoding: --encoding cp1252 "
+                         "(encoding='cp1252')") from None
+
+# %% ../nbs/24_label.ipynb #ad5a517a
+def _table_rows(path:Path, encoding:str) -> list: # [(line number, {column: value})]
+    "The rows of an instruction table under its header (matched without case); an unquoted comma is refused."
+    lines = _read_table(path, encoding)
+    head = [h.lower() for h in lines[0][1]] if lines else []
+    if len(lines) < 2 or not {'file', 'instruction'} <= set(head):
         raise ValueError(f"{path}: expected a header 'file,instruction' and one row per video")
-    for i, r in enumerate(rows, 2):
-        if not (r['instruction'] or '').strip(): raise ValueError(f"{path}, line {i}: empty instruction for {r['file']!r}")
-    listed = {r['file']: r['instruction'].strip() for r in rows}
-    videos = {p.name for p in folder.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES}
-    if missing := sorted(set(listed) - videos): raise ValueError(f"{path}: lists videos that are not in {folder}: {missing}")
-    if unlisted := sorted(videos - set(listed)): raise ValueError(f"{path}: has no instruction for {unlisted}")
+    for n, fields in lines[1:]:
+        if len(fields) > len(head):
+            raise ValueError(f"{path}, line {n}: {len(fields)} fields under a header of {len(head)}; an "
+                             'instruction with a comma goes in double quotes: '
+                             'a.mp4,"push the cup, then the plate"')
+    return [(n, dict(zip(head, fields))) for n, fields in lines[1:]]
+
+def _listed(path:Path, rows:list) -> dict: # file name -> instruction
+    "The rows of an instruction table as a dict: no empty instruction, no video twice."
+    listed = {}
+    for n, r in rows:
+        name = r.get('file', '')
+        if not r.get('instruction'): raise ValueError(f"{path}, line {n}: empty instruction for {name!r}")
+        if name in listed: raise ValueError(f"{path}, line {n}: {name!r} a second time; one row a video")
+        listed[name] = r['instruction']
     return listed
 
-def video_folder_episodes(folder, table:str='instructions.csv', size:int|None=96) -> Iterator[dict]:
-    "Episodes (name, frames, fps, instruction) of a folder of videos with an instruction table."
+# %% ../nbs/24_label.ipynb #5b1361b9
+def _one_name_each(folder:Path, names:Iterable[str]):
+    "Refuse videos whose names differ only in their suffix: both would be the same episode."
+    stems = {}
+    for n in sorted(names): stems.setdefault(Path(n).stem, []).append(n)
+    for stem, same in stems.items():
+        if len(same) > 1:
+            raise ValueError(f"{folder}: {' and '.join(same)} would both be episode {stem!r}; rename one")
+
+def read_instructions(folder:Path, table:str='instructions.csv',
+                      encoding:str='utf-8', # the table's text encoding; a UTF-8 byte-order mark is skipped
+                     ) -> dict: # file name -> instruction
+    "The instruction table of a video folder, checked against the videos in it."
+    path = Path(folder) / table
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no instruction table; write one with the header 'file,instruction'")
+    listed = _listed(path, _table_rows(path, encoding))
+    videos = {p.name for p in Path(folder).iterdir() if p.suffix.lower() in VIDEO_SUFFIXES}
+    if missing := sorted(set(listed) - videos):
+        raise ValueError(f"{path}: lists videos that are not in {folder}: {missing}")
+    if unlisted := sorted(videos - set(listed)):
+        raise ValueError(f"{path}: has no instruction for {unlisted}")
+    _one_name_each(folder, listed)
+    return listed
+
+# %% ../nbs/24_label.ipynb #475fcf55
+def _load(e:dict) -> dict:
+    "A pending episode (one with a `read` function) with its frames read; any other episode as it is."
+    if 'read' not in e: return e
+    frames, fps = e['read']()
+    return {k: v for k, v in e.items() if k != 'read'} | dict(frames=frames, fps=e.get('fps', fps))
+
+def _folder_items(folder, table:str, size:int|None, crop:str|None, encoding:str) -> list: # pending episodes
+    "The episodes of a folder of videos, checked and listed, their frames not read yet."
     folder = Path(folder)
     if not folder.is_dir(): raise NotADirectoryError(f"{folder}: not a folder of videos")
-    for name, text in read_instructions(folder, table).items():
-        frames, fps = read_video(folder / name, size)
-        yield dict(name=Path(name).stem, frames=frames, fps=fps, instruction=text, source=str(folder / name))
+    return [dict(name=Path(n).stem, instruction=text, source=str(folder / n),
+                 read=functools.partial(read_video, folder / n, size, crop=crop))
+            for n, text in read_instructions(folder, table, encoding).items()]
+
+def video_folder_episodes(folder, table:str='instructions.csv', size:int|None=96, crop:str|None=None,
+                          encoding:str='utf-8') -> Iterator[dict]: # name, frames, fps, instruction, source
+    "Episodes of a folder of videos with an instruction table, each read when it is reached."
+    return map(_load, _folder_items(folder, table, size, crop, encoding))
 
 # %% ../nbs/24_label.ipynb #efac69c0
 def _lerobot_info(root:Path) -> dict:
@@ -122,43 +250,57 @@ def _lerobot_rows(root:Path) -> list: # one dict per episode
     return sorted(rows, key=lambda r: r['episode_index'])
 
 # %% ../nbs/24_label.ipynb #a6902f5d
-def lerobot_episodes(root, # the dataset folder
-                     camera:str|None=None, # a video key; None: the first camera
-                     size:int|None=96,
-                    ) -> Iterator[dict]: # name, frames, fps, instruction
-    "Episodes of a LeRobot v3.0 dataset folder: one camera's frames and the episode's task as the instruction."
+def _lerobot_item(root:Path, info:dict, camera:str, r:dict, # a row of the episode table
+                  size:int|None, crop:str|None) -> dict: # a pending episode
+    "A pending episode of a LeRobot dataset: its span of a shared video, its first task as the instruction."
+    v = lambda k: r[f'videos/{camera}/{k}']
+    path = root / info['video_path'].format(video_key=camera, chunk_index=v('chunk_index'),
+                                            file_index=v('file_index'))
+    t0 = v('from_timestamp')
+    t1 = v('to_timestamp')
+    tasks = r.get('tasks') or []
+    if not tasks: raise ValueError(f"{root}: episode {r['episode_index']} has no task to be its instruction")
+    return dict(name=f"episode_{r['episode_index']:06d}", fps=float(info['fps']), instruction=str(tasks[0]),
+                source=f"{path}@{t0:g}-{t1:g}s", read=functools.partial(read_video, path, size, t0, t1, crop))
+
+def _lerobot_items(root, camera:str|None, size:int|None, crop:str|None) -> list: # pending episodes
+    "The episodes of a LeRobot v3.0 dataset folder, checked and listed, their frames not read yet."
     root = Path(root)
     info = _lerobot_info(root)
     cams = [k for k, f in info['features'].items() if f.get('dtype') == 'video']
     if not cams: raise ValueError(f"{root / 'meta/info.json'}: has no video feature")
     if camera is None: camera = cams[0]
     if camera not in cams: raise ValueError(f"{root}: no camera {camera!r}; it has {cams}")
-    for r in _lerobot_rows(root):
-        v = lambda k: r[f'videos/{camera}/{k}']
-        path = root / info['video_path'].format(video_key=camera, chunk_index=v('chunk_index'), file_index=v('file_index'))
-        frames, fps = read_video(path, size, v('from_timestamp'), v('to_timestamp'))
-        tasks = r.get('tasks') or []
-        if not tasks: raise ValueError(f"{root}: episode {r['episode_index']} has no task to use as its instruction")
-        yield dict(name=f"episode_{r['episode_index']:06d}", frames=frames, fps=float(info['fps']), instruction=str(tasks[0]),
-                   source=f"{path}@{v('from_timestamp'):g}-{v('to_timestamp'):g}s")
+    return [_lerobot_item(root, info, camera, r, size, crop) for r in _lerobot_rows(root)]
 
-# %% ../nbs/24_label.ipynb #76c11cdb
+# %% ../nbs/24_label.ipynb #871235f2
+def lerobot_episodes(root, # the dataset folder
+                     camera:str|None=None, # a video key; None: the first camera
+                     size:int|None=96, crop:str|None=None, # see `read_video`
+                    ) -> Iterator[dict]: # name, frames, fps, instruction, source
+    "Episodes of a LeRobot v3.0 dataset folder: one camera's frames, the episode's task as the instruction."
+    return map(_load, _lerobot_items(root, camera, size, crop))
+
+# %% ../nbs/24_label.ipynb #125fb608
 QUERIES = ('grid', 'moving')
 
-def query_points(frames:np.ndarray, n:int, how:str='grid', seed:int=0) -> np.ndarray: # (n', 2)
-    "Query points on the first of `frames`: a grid, or points on what moves."
+def query_points(frames:np.ndarray, n:int, how:str='moving', seed:int=0,
+                 share:float=.5, # 'moving': the share of the points on what moves
+                ) -> np.ndarray: # (n', 2)
+    "Query points on the first of `frames`: on what moves and on the still background, or a grid."
     if how == 'grid': return grid_queries(*frames.shape[1:3], n)
-    if how == 'moving': return moving_queries(frames, n, seed)
+    if how == 'moving': return moving_queries(frames, n, seed, share)
     raise ValueError(f"unknown query points {how!r}; choose one of {QUERIES}")
 
 def label_episode(ep:dict, # name, frames, instruction (optionally `queries` (N, 2) and annotations)
-                  tracker, num_points:int=32, queries:str='grid', min_length:int=2, seed:int=0) -> dict:
+                  tracker, num_points:int=32, queries:str='moving', min_length:int=2, seed:int=0,
+                  share:float=.5) -> dict:
     "An episode of the track layout: the tracker's tracks of query points on the first frame."
     L = len(ep['frames'])
     if L < min_length:
         raise ValueError(f"{ep.get('source', ep['name'])}: {L} frames, shorter than a training window of {min_length}")
     q = ep.get('queries')
-    if q is None: q = query_points(ep['frames'], num_points, queries, seed)
+    if q is None: q = query_points(ep['frames'], num_points, queries, seed, share)
     tracks, vis = tracker(ep['frames'], q)
     out = dict(name=ep['name'], frames=ep['frames'], tracks=tracks, visibility=vis, instruction=ep['instruction'])
     if 'annotations' in ep: out['annotations'] = ep['annotations']
@@ -167,40 +309,157 @@ def label_episode(ep:dict, # name, frames, instruction (optionally `queries` (N,
 # %% ../nbs/24_label.ipynb #1cc3d8ce
 SOURCES = ('videos', 'lerobot', 'pusht')
 
-def read_episodes(source:str, # 'videos', 'lerobot' or 'pusht'
-                  path=None, size:int|None=96, camera:str|None=None, table:str='instructions.csv',
-                  episodes:int=64, seed:int=0, exact:bool=False) -> Iterator[dict]:
-    "Episodes from one of the readers (PushT: `episodes` scripted pushes; `exact` keeps their exact tracks)."
-    if source == 'videos': return video_folder_episodes(path, table, size)
-    if source == 'lerobot': return lerobot_episodes(path, camera, size)
+def _pending(source:str, path=None, size:int|None=96, camera:str|None=None, table:str='instructions.csv',
+             episodes:int=64, seed:int=0, exact:bool=False, crop:str|None=None,
+             encoding:str='utf-8') -> Iterable[dict]:
+    "The episodes of `source`: pending (read when labelled) where they come from files; PushT's as made."
+    if source == 'videos': return _folder_items(path, table, size, crop, encoding)
+    if source == 'lerobot': return _lerobot_items(path, camera, size, crop)
     if source == 'pusht':
         from y2r.pusht import pusht_episodes
-        return ({**e, 'fps': 10., 'queries': e['tracks'][0], 'exact': exact} for e in pusht_episodes(episodes, seed, size or 96))
+        eps = pusht_episodes(episodes, seed, size or 96)
+        return ({**e, 'fps': 10., 'queries': e['tracks'][0], 'exact': exact} for e in eps)
     raise ValueError(f"unknown source {source!r}; choose one of {SOURCES}")
 
-# %% ../nbs/24_label.ipynb #7e6be1b4
-def _labelled(eps:Iterable[dict], tracker, num_points:int, queries:str, min_length:int, fps:list) -> Iterator[dict]:
-    "Label `eps` one by one, checking that their frame rates agree (the first one lands in `fps`)."
-    for i, e in enumerate(eps):
-        if fps and abs(e['fps'] - fps[0]) > 1e-3:
-            raise ValueError(f"{e.get('source', e['name'])}: {e['fps']:g} fps, but earlier episodes have {fps[0]:g}; "
-                             "one track file holds one frame rate: label them into separate files")
-        fps.append(e['fps'])
-        yield e if e.get('exact') else label_episode(e, tracker, num_points, queries, min_length, seed=i)
+def read_episodes(source:str, # 'videos', 'lerobot' or 'pusht'
+                  path=None, size:int|None=96,
+                  **kw, # camera (lerobot); table, encoding (videos); episodes, seed, exact (pusht); crop
+                 ) -> Iterator[dict]:
+    "Episodes from one of the readers (PushT: `episodes` scripted pushes; `exact` keeps their exact tracks)."
+    return map(_load, _pending(source, path, size, **kw))
 
-def label(source:str, out, path=None, tracker:str='lk', num_points:int=32, queries:str='grid', size:int|None=96,
-          min_length:int=9, overwrite:bool=False, progress:bool=True, **read_kw) -> Path:
-    "Read, track and write: the HDF5 track file of `source` at `out`."
+# %% ../nbs/24_label.ipynb #eb428b1d
+@functools.lru_cache(maxsize=None)
+def _tracker(name:str):
+    "One tracker of each kind per process (CoTracker loads a network)."
+    return make_tracker(name)
+
+def _label_job(k:int, e:dict, # the k-th episode of a source
+               tracker:str, num_points:int, queries:str, min_length:int, share:float=.5) -> tuple: # fps, source, episode
+    "Read episode `k` of a source if it is pending, and label it with seed `k`."
+    e = _load(e)
+    if e.get('exact'): return e['fps'], e['name'], e
+    lab = label_episode(e, _tracker(tracker), num_points, queries, min_length, seed=k, share=share)
+    return e['fps'], e.get('source', e['name']), lab
+
+def _same_fps(done:Iterable[tuple], fps:list) -> Iterator[dict]:
+    "The episodes of `done` (fps, source, episode), their frame rates checked to agree (the first in `fps`)."
+    for f, where, ep in done:
+        if fps and abs(f - fps[0]) > 1e-3:
+            raise ValueError(f"{where}: {f:g} fps, but earlier episodes have {fps[0]:g}; "
+                             "one track file holds one frame rate: label them into separate files")
+        if not fps: fps.append(f)
+        yield ep
+
+# %% ../nbs/24_label.ipynb #36f6adce
+def _worker_setup():
+    "A worker process: one thread for OpenCV and for torch (the workers share the cores), one-line warnings."
+    require('cv2', 'video').setNumThreads(1)
+    import torch
+    torch.set_num_threads(1)
+    warnings.formatwarning = lambda m, cat, *_, **__: f'{cat.__name__}: {m}\n'
+
+def _context():
+    "Workers forked from a fresh server process ('spawn' where none): a fork of this one can hang in OpenCV."
+    methods = multiprocessing.get_all_start_methods()
+    ctx = multiprocessing.get_context('forkserver' if 'forkserver' in methods else 'spawn')
+    ctx.set_forkserver_preload(['y2r.label'])  # imported once, by the server
+    return ctx
+
+def _in_order(fn, jobs:Iterable[tuple], workers:int) -> Iterator:
+    "`fn(*job)` for each of `jobs`, in order: here, or in `workers` processes, two jobs a worker in flight."
+    if workers == 1:
+        yield from itertools.starmap(fn, jobs)
+        return
+    with ProcessPoolExecutor(workers, _context(), initializer=_worker_setup) as ex:
+        window = deque()
+        try:
+            for job in jobs:
+                window.append(ex.submit(fn, *job))
+                if len(window) >= 2 * workers: yield window.popleft().result()
+            while window: yield window.popleft().result()
+        finally:
+            for w in window: w.cancel()  # after an error: drop what has not started
+
+# %% ../nbs/24_label.ipynb #3494a38c
+def _check_out(out, overwrite:bool) -> Path:
+    "The output path, checked before any labelling: not a folder, new unless `overwrite`, under a folder."
     out = Path(out)
-    if out.exists() and not overwrite: raise FileExistsError(f"{out} exists: pass overwrite=True (--overwrite) to replace it")
-    eps = read_episodes(source, path, size, **read_kw)
+    if out.is_dir():
+        raise IsADirectoryError(f"{out} is a folder; name the track file to write, e.g. {out / 'tracks.h5'}")
+    if out.exists() and not overwrite:
+        raise FileExistsError(f"{out} exists: pass overwrite=True (--overwrite) to replace it")
+    above = next(p for p in out.parents if p.exists())  # missing folders are made when the file is written
+    if not above.is_dir(): raise NotADirectoryError(f"{above} is a file, so {out} cannot be written under it")
+    return out
+
+def _check_run(num_points:int, workers:int, shard:tuple|None) -> tuple: # the shard (I, N)
+    "The counts of a labelling run, checked."
+    if num_points < 1: raise ValueError(f"num_points={num_points}: expected at least 1 query point")
+    if workers < 1: raise ValueError(f"workers={workers}: expected at least 1 process")
+    i, n = shard or (0, 1)
+    if not 0 <= i < n: raise ValueError(f"shard={shard}: expected (I, N) with 0 <= I < N, e.g. (0, 4)")
+    return i, n
+
+# %% ../nbs/24_label.ipynb #400cc3ca
+def label(source:str, out, path=None, tracker:str='lk', num_points:int=32, queries:str='moving',
+          size:int|None=96, min_length:int=9, overwrite:bool=False, progress:bool=True,
+          share:float=.5, # with queries='moving': the share of points on what moves
+          workers:int=1, # processes labelling episodes side by side; the file is the same for any number
+          shard:tuple|None=None, # (I, N): episodes I, I+N, I+2N, ... only (see `join_track_files`)
+          **read_kw) -> Path: # see `read_episodes`
+    "Read, track and write: the HDF5 track file of `source` at `out`."
+    out = _check_out(out, overwrite)
+    i, n = _check_run(num_points, workers, shard)
+    listed = _pending(source, path, size, **read_kw)
+    total = len(range(i, len(listed), n)) if isinstance(listed, list) else None
+    eps = itertools.islice(listed, i, None, n)
+    job = functools.partial(_label_job, tracker=tracker, num_points=num_points, queries=queries,
+                            min_length=min_length, share=share)
     fps = []
-    labelled = tqdm(_labelled(eps, make_tracker(tracker), num_points, queries, min_length, fps), desc=f'labelling {source}',
-                    unit='episode', disable=not progress)
-    it = iter(labelled)
+    done = _same_fps(_in_order(job, zip(itertools.count(i, n), eps), workers), fps)
+    it = iter(tqdm(done, f'labelling {source}', total, unit='episode', disable=not progress))
     first = next(it, None)  # the first episode sets the file's frame rate
-    if first is None: raise ValueError(f"{path or source}: no episodes to label")
+    if first is None:
+        raise ValueError(f"{path or source}: no episodes to label" + (f" in shard {i}/{n}" if shard else ''))
     return write_track_file(out, itertools.chain([first], it), fps=fps[0], overwrite=True)
+
+# %% ../nbs/24_label.ipynb #fd17891d
+def _episode_of(g) -> dict:
+    "An episode group of a track file as the dict `write_track_file` takes."
+    ep = {k: g[k][()] for k in EPISODE_KEYS + HAND_EPISODE_KEYS if k in g}
+    if 'annotations' in g: ep['annotations'] = {k: v[()] for k, v in g['annotations'].items()}
+    return ep | dict(name=g.name.split('/')[-1], instruction=str(g.attrs['instruction']))
+
+def _joined(paths:list, files:list) -> list: # [(name, file)] in name order
+    "The episodes of several track files, checked: one frame rate, one frame size, no episode twice."
+    where = {}
+    for p, f in zip(paths, files):
+        for k in ('fps', 'image_size'):
+            if not np.array_equal(f.attrs.get(k), files[0].attrs.get(k)):
+                raise ValueError(f"{p}: {k} {f.attrs.get(k)}, but {paths[0]} has {files[0].attrs.get(k)}; "
+                                 "join files labelled alike")
+        for name in f['episodes']:
+            if name in where:
+                raise ValueError(f"{p} and {where[name][0]} both hold episode {name!r}; join the shards "
+                                 "of one labelling (--shard I/N with one N)")
+            where[name] = (p, f)
+    return [(name, where[name][1]) for name in sorted(where)]
+
+# %% ../nbs/24_label.ipynb #baeadba4
+def join_track_files(out, # the track file to write
+                     paths:list, # track files: the shards of one labelling, say
+                     overwrite:bool=False) -> Path:
+    "One track file with the episodes of `paths`, checked to agree, in name order."
+    out = _check_out(out, overwrite)
+    paths = [Path(p) for p in paths]
+    if not paths: raise ValueError(f"{out}: no track files to join into it")
+    if out.resolve() in [p.resolve() for p in paths]:
+        raise ValueError(f"{out} is one of the files to join; write a new one")
+    with contextlib.ExitStack() as stack:
+        files = [stack.enter_context(open_track_file(p)) for p in paths]
+        eps = (_episode_of(f[f'episodes/{name}']) for name, f in _joined(paths, files))
+        return write_track_file(out, eps, fps=float(files[0].attrs['fps']), overwrite=True)
 
 # %% ../nbs/24_label.ipynb #ff50c40d
 def show_labels(path, # an HDF5 track file
@@ -230,29 +489,87 @@ def _source_kind(src:str) -> str:
     if src == 'pusht': return 'pusht'
     return 'lerobot' if (Path(src) / 'meta' / 'info.json').is_file() else 'videos'
 
-def label_cli(argv=None):
-    "Turn a folder of videos, a LeRobot v3.0 dataset or PushT episodes into an HDF5 track file."
-    p = argparse.ArgumentParser(prog='y2r-label', description=label_cli.__doc__)
-    p.add_argument('source', help="a folder of videos with instructions.csv, a LeRobot v3.0 folder, or 'pusht'")
-    p.add_argument('out', help='the HDF5 track file to write')
-    p.add_argument('--tracker', default='lk', choices=['lk', 'cotracker'], help='lk: offline (default); cotracker: needs internet')
-    p.add_argument('--points', type=int, default=32, help='query points per episode (default 32)')
-    p.add_argument('--queries', default='grid', choices=QUERIES, help='a grid, or points on what moves (default grid)')
-    p.add_argument('--size', type=int, default=96, help='frames are cropped square and resized to this (default 96)')
-    p.add_argument('--min-length', type=int, default=9, help='shortest episode accepted, in frames (default 9)')
+def _count(text:str) -> int:
+    "An argparse type: a whole number, at least 1."
+    try: n = int(text)
+    except ValueError: n = 0
+    if n < 1: raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return n
+
+def _shard(text:str) -> tuple: # (I, N)
+    "An argparse type: 'I/N' with 0 <= I < N."
+    i, _, n = text.partition('/')
+    if not (i.isdigit() and n.isdigit() and int(i) < int(n)):
+        raise argparse.ArgumentTypeError(f"expected I/N with 0 <= I < N (0/4 to 3/4 of 4), got {text!r}")
+    return int(i), int(n)
+
+# %% ../nbs/24_label.ipynb #d6c61940
+_EXAMPLES = """examples:
+  y2r-label my_videos/ tracks.h5 --workers 4 --preview tracks.png
+  y2r-label my_videos/ part0.h5 --shard 0/2      (and part1.h5 --shard 1/2, elsewhere)
+  y2r-label join tracks.h5 part0.h5 part1.h5"""
+
+def _label_parser() -> argparse.ArgumentParser:
+    "The arguments of `y2r-label`."
+    p = argparse.ArgumentParser(prog='y2r-label', description=textwrap.fill(label_cli.__doc__, 79),
+                                epilog=_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('source', metavar='SOURCE',
+                   help="a folder of videos with instructions.csv, a LeRobot v3.0 folder, 'pusht', or 'join'")
+    p.add_argument('out', metavar='OUT', help='the HDF5 track file to write')
+    p.add_argument('shards', nargs='*', metavar='SHARD', help='join: the track files to join into OUT')
+    p.add_argument('--tracker', default='lk', choices=['lk', 'cotracker'],
+                   help='lk: offline (default); cotracker: needs internet')
+    p.add_argument('--points', type=_count, default=32, metavar='N',
+                   help='query points per episode (default 32)')
+    p.add_argument('--queries', default='moving', choices=QUERIES,
+                   help='moving: points on what moves and on the still background, found from the video (default); grid')
+    p.add_argument('--share', type=float, default=.5, metavar='S',
+                   help='with --queries moving: the share of points on what moves (default 0.5)')
+    p.add_argument('--size', type=_count, default=96, metavar='PIXELS',
+                   help='frames are made square and resized to this (default 96)')
+    p.add_argument('--crop', choices=CROPS, help='a video that is not square: center (default: its central '
+                   'square, with a warning), pad (the whole frame on black bars) or none (refused)')
+    p.add_argument('--min-length', type=int, default=9, metavar='FRAMES', help='shortest episode (default 9)')
+    p.add_argument('--workers', type=_count, default=1, metavar='N',
+                   help='label N episodes at a time, in N processes (default 1); the file is the same')
+    p.add_argument('--shard', type=_shard, metavar='I/N', help='label episodes I, I+N, I+2N, ... only; then '
+                   'join the N files with: y2r-label join OUT SHARD...')
     p.add_argument('--camera', help='LeRobot: the video key to read (default: the first camera)')
-    p.add_argument('--table', default='instructions.csv', help='videos: the instruction table (default instructions.csv)')
-    p.add_argument('--episodes', type=int, default=64, help='pusht: how many episodes (default 64)')
+    p.add_argument('--table', default='instructions.csv',
+                   help='videos: the instruction table (default instructions.csv)')
+    p.add_argument('--encoding', default='utf-8',
+                   help="videos: the table's text encoding, e.g. cp1252 (default utf-8)")
+    p.add_argument('--episodes', type=int, default=64, metavar='N',
+                   help='pusht: how many episodes (default 64)')
     p.add_argument('--seed', type=int, default=0, help='pusht: the seed of the episodes (default 0)')
     p.add_argument('--exact', action='store_true', help='pusht: keep the exact tracks instead of tracking')
     p.add_argument('--preview', help='save a picture of the tracks of the first episodes here (png)')
     p.add_argument('--overwrite', action='store_true', help='replace OUT if it exists')
-    a = p.parse_args(argv)
+    return p
+
+# %% ../nbs/24_label.ipynb #762be689
+def _label_kw(a:argparse.Namespace) -> dict:
+    "The arguments of `label` from those of `y2r-label`."
     kind = _source_kind(a.source)
-    extra = dict(camera=a.camera) if kind == 'lerobot' else dict(table=a.table) if kind == 'videos' else dict(episodes=a.episodes, seed=a.seed, exact=a.exact)
-    try: out = label(kind, a.out, None if kind == 'pusht' else a.source, a.tracker, a.points, a.queries, a.size, a.min_length, a.overwrite, **extra)
-    except (ValueError, FileNotFoundError, FileExistsError, NotADirectoryError, ImportError, RuntimeError) as e: p.exit(2, f'y2r-label: error: {e}\n')
-    with open_track_file(out) as f: print(f"wrote {out}: {len(f['episodes'])} episodes at {f.attrs['fps']:g} fps")
+    read = dict(camera=a.camera) if kind == 'lerobot' else dict(table=a.table, encoding=a.encoding)
+    if kind == 'pusht': read = dict(episodes=a.episodes, seed=a.seed, exact=a.exact)
+    return dict(source=kind, out=a.out, path=None if kind == 'pusht' else a.source, tracker=a.tracker,
+                num_points=a.points, queries=a.queries, share=a.share, size=a.size, min_length=a.min_length,
+                overwrite=a.overwrite, workers=a.workers, shard=a.shard, crop=a.crop, **read)
+
+def label_cli(argv=None):
+    "Turn videos (a folder, or a LeRobot v3.0 dataset) or PushT episodes into a track file, or join track files."
+    p = _label_parser()
+    a = p.parse_args(argv)
+    if a.source == 'join' and not a.shards: p.error('join: name the track files to join after OUT')
+    if a.shards and a.source != 'join':
+        p.error(f"unexpected {a.shards}: only 'y2r-label join OUT SHARD...' takes more files")
+    with warnings.catch_warnings():
+        warnings.showwarning = lambda m, *_, **__: print(f'y2r-label: warning: {m}', file=sys.stderr)
+        try: out = join_track_files(a.out, a.shards, a.overwrite) if a.shards else label(**_label_kw(a))
+        except (ValueError, OSError, ImportError, RuntimeError) as e: p.exit(2, f'y2r-label: error: {e}\n')
+    with open_track_file(out) as f:
+        print(f"wrote {out}: {len(f['episodes'])} episodes at {f.attrs['fps']:g} fps")
     if a.preview:
         import matplotlib.pyplot as plt
         show_labels(out)
