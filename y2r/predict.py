@@ -8,6 +8,7 @@ Docs: https://y2r-dev.github.io/y2r/predict.html.md"""
 from __future__ import annotations
 import argparse
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,7 @@ import numpy as np
 from .pipeline import TrackPipeline, show_prediction
 
 # %% auto #0
-__all__ = ['ERRORS', 'predict_cli', 'eval_checkpoint', 'plot_eval', 'eval_cli']
+__all__ = ['ERRORS', 'EVAL_INPUTS', 'SHARES', 'COLUMNS', 'predict_cli', 'eval_checkpoint', 'plot_eval', 'eval_cli']
 
 # %% ../nbs/26_predict.ipynb #69f35fcc
 def _points(text:str|None) -> np.ndarray|None:
@@ -70,49 +71,97 @@ def predict_cli(argv=None):
     except ERRORS as e: _fail(p, e)
 
 # %% ../nbs/26_predict.ipynb #8cabb96a
+EVAL_INPUTS = 512  # inputs `y2r-eval` scores unless told: a 95% interval of about 2 points at 95% following
+
+def _inputs(cfg, inputs:int|None) -> int:
+    "The inputs to score: `inputs`, or `EVAL_INPUTS`, or the config's `data.val_size` if larger."
+    n = inputs if inputs is not None else max(EVAL_INPUTS, cfg.data.val_size)
+    if n < 1: raise ValueError(f'--inputs must be at least 1, got {n}')
+    return n
+
+def _with_interval(r:dict) -> dict:
+    "One scale's metrics, with the 95% Wilson interval of the unambiguous following."
+    from y2r.metrics import wilson
+    if 'if_unambiguous' not in r: return r
+    lo, hi = wilson(round(r['if_unambiguous'] * r['unambiguous']), r['unambiguous'])
+    return r | dict(if_unambiguous_low=lo, if_unambiguous_high=hi)
+
+# %% ../nbs/26_predict.ipynb #dd0361db
 def eval_checkpoint(ckpt, # a training checkpoint (.pt) with its config, a save_pretrained folder or a packaged name
                     data:str|None=None, # 'synthetic' or an HDF5 track file; None: the checkpoint's own
                     scales=(0., 1., 3.), # guidance scales
-                    val_num_samples:int|None=None, # validation samples; None: the config's `training.val_num_samples`
-                    seed:int=0) -> dict: # scale -> metrics
+                    inputs:int|None=None, # held-out inputs to score; None: see `_inputs`
+                    num_samples:int|None=None, # K futures per ambiguous input; None: `training.val_num_samples`
+                    seed:int=0,
+                    progress:bool=False, # a progress bar over the sampled inputs
+                   ) -> dict: # scale -> metrics, with the counts `inputs`, `num_samples` (and `unambiguous`)
     "Validation metrics of a saved model at each guidance scale, computed as the trainer computes them."
     from y2r.checkpoint import load_checkpoint
     from y2r.config import default_config, load_config
     from y2r.datasets import fixed_batch, make_datasets
-    from y2r.evaluate import evaluate
+    from y2r.evaluate import ambiguity, annotated, evaluate
     p = Path(ckpt)
     saved = load_checkpoint(p).get('config') if p.is_file() else None  # a folder holds the model's config only
     cfg = load_config(saved if saved else default_config())
     model = TrackPipeline.from_pretrained(ckpt).model
-    cfg.model = model.config
-    if data is not None: cfg.data.dataset = data
-    batch = fixed_batch(make_datasets(cfg)[1], val_num_samples or cfg.training.val_num_samples)
-    m = evaluate(model, batch, tuple(scales), seed)
+    n = _inputs(cfg, inputs)
+    cfg = replace(cfg, model=model.config, data=replace(cfg.data, dataset=data or cfg.data.dataset, val_size=n))
+    batch = fixed_batch(make_datasets(cfg)[1], n)
+    K = num_samples or cfg.training.val_num_samples
+    m = evaluate(model, batch, tuple(scales), seed, num_samples=K, progress=progress)
+    counts = dict(inputs=len(batch['frames']), num_samples=K)
+    if annotated(batch): counts['unambiguous'] = int((~ambiguity(batch)[0]).sum())
     per_scale = lambda s: {k.split('/', 1)[1]: v for k, v in m.items() if k.startswith(f'cfg{s:g}/')}
-    return {s: per_scale(s) | dict(val_loss=m['val_loss']) for s in scales}
+    return {s: _with_interval(per_scale(s) | dict(val_loss=m['val_loss']) | counts) for s in scales}
 
 # %% ../nbs/26_predict.ipynb #7dc089b8
+SHARES = dict(if_unambiguous='instruction following', instruction_following='instruction following',
+              moving_recall='moving points predicted moving', still_recall='still points predicted still')
+
 def plot_eval(res:dict, ax=None):
-    "Instruction following and ADE (pixels) against the guidance scale; returns the axes."
+    "Instruction following (95% interval shaded) or the motion recalls, and ADE (pixels), against the scale."
     import matplotlib.pyplot as plt
     if ax is None: _, ax = plt.subplots(figsize=(4.5, 3))
     s = sorted(res)
-    key = 'if_unambiguous' if 'if_unambiguous' in res[s[0]] else 'instruction_following'
-    if key in res[s[0]]: ax.plot(s, [res[x][key] for x in s], 'o-', label='instruction following')
-    ax.set(xlabel='guidance scale', ylabel='instruction following', ylim=(0, 1.02))
+    keys = [k for k in SHARES if k in res[s[0]]]
+    keys = keys[:1] if keys[0] in ('if_unambiguous', 'instruction_following') else keys  # following: one line
+    for k in keys:
+        line, = ax.plot(s, [res[x][k] for x in s], 'o-', label=SHARES[k])
+        if f'{k}_low' in res[s[0]]:
+            lo, hi = ([res[x][f'{k}_{end}'] for x in s] for end in ('low', 'high'))
+            ax.fill_between(s, lo, hi, color=line.get_color(), alpha=.2, lw=0)
+    ylabel = SHARES[keys[0]] if len(keys) == 1 else 'share of points'
+    ax.set(xlabel='guidance scale', ylabel=ylabel, ylim=(0, 1.02))
     ax2 = ax.twinx()
-    ax2.plot(s, [res[x]['ade_px'] for x in s], 's--', c='C1', label='ADE (px)')
+    ax2.plot(s, [res[x]['ade_px'] for x in s], 's--', c='k', alpha=.6, label='ADE (px)')
     ax2.set_ylabel('ADE (px)')
-    ax.figure.legend(loc='lower right', fontsize=8)
+    ax.figure.legend(loc='upper center', bbox_to_anchor=(.5, -.03), ncol=3, fontsize=8, frameon=False)  # below
     return ax
 
 # %% ../nbs/26_predict.ipynb #9bc02c24
+COLUMNS = ('if_unambiguous', 'instruction_following', 'ade_px', 'fde_px', 'moving_recall', 'still_recall')
+
+def _table(res:dict) -> str:
+    "One row per scale of the metrics in `COLUMNS` that `res` has; following with its 95% interval."
+    first = next(iter(res.values()))
+    keys = [k for k in COLUMNS if k in first]
+    head = {k: 'following (95% interval)' if k == 'if_unambiguous' else k for k in keys}
+    num = lambda r, k: f'{r[k]:.3f}' + (f" [{r[k + '_low']:.3f}, {r[k + '_high']:.3f}]" if k + '_low' in r else '')
+    rows = [['scale', *head.values()]] + [[f'{s:g}', *(num(r, k) for k in keys)] for s, r in res.items()]
+    width = [max(len(row[j]) for row in rows) for j in range(len(rows[0]))]
+    return '\n'.join('  '.join(x.rjust(w) for x, w in zip(row, width)) for row in rows)
+
+def _about(a:argparse.Namespace, r:dict) -> str:
+    "What was scored: the model, the inputs and the samples."
+    what = (f"{r['unambiguous']} with one right answer, {r['num_samples']} samples per ambiguous input"
+            if 'unambiguous' in r else 'tracks only: ADE/FDE and the motion recalls')
+    return f"{a.model}: {r['inputs']} held-out inputs of {a.data or 'its validation data'} ({what}), seed {a.seed}"
+
 def _eval(a:argparse.Namespace):
     "Score the model `a.model`: a table printed, the metrics and the plot in `a.out`."
-    res = eval_checkpoint(a.model, a.data, a.scales, a.samples, a.seed)
-    keys = [k for k in ('if_unambiguous', 'instruction_following', 'ade_px', 'fde_px') if k in res[a.scales[0]]]
-    print(f"{'scale':>6s} " + ' '.join(f'{k:>22s}' for k in keys))
-    for s in a.scales: print(f'{s:6g} ' + ' '.join(f'{res[s][k]:22.3f}' for k in keys))
+    res = eval_checkpoint(a.model, a.data, a.scales, a.inputs, a.num_samples, a.seed, progress=True)
+    print(_about(a, res[a.scales[0]]))
+    print(_table(res))
     if a.out:
         import matplotlib.pyplot as plt
         out = Path(a.out)
@@ -122,14 +171,20 @@ def _eval(a:argparse.Namespace):
         plt.savefig(out / 'eval.png', dpi=120, bbox_inches='tight')
         print(f'wrote {out / "metrics.json"} and {out / "eval.png"}')
 
+# %% ../nbs/26_predict.ipynb #1cd4a840
 def eval_cli(argv=None):
-    "Score a trained y2r model at several guidance scales."
+    "Score a trained y2r model at several guidance scales on held-out inputs."
     p = argparse.ArgumentParser(prog='y2r-eval', description=eval_cli.__doc__)
     p.add_argument('model', help='a training checkpoint (e.g. runs/train/best.pt), a save_pretrained folder '
                    'or a packaged name (y2r-small)')
     p.add_argument('--data', default=None, help="'synthetic' or an HDF5 track file (default: the checkpoint's own)")
     p.add_argument('--scales', type=float, nargs='+', default=[0., 1., 3.], help='guidance scales (default 0 1 3)')
-    p.add_argument('--samples', type=int, default=None, help='validation samples (default: training.val_num_samples)')
+    p.add_argument('--inputs', '--samples', type=int, default=None, metavar='N',
+                   help=f'held-out inputs to score (default {EVAL_INPUTS}, or data.val_size if larger; '
+                        'at most what the data holds out); --samples is its older name')
+    p.add_argument('--num-samples', type=int, default=None, metavar='K',
+                   help='futures sampled per ambiguous input, for minADE@K and direction coverage '
+                        '(default: training.val_num_samples)')
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--out', default=None, help='a folder for metrics.json and eval.png')
     a = p.parse_args(argv)

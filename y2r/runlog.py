@@ -9,7 +9,7 @@ __all__ = ['FIELDS', 'append_metrics', 'read_metrics', 'truncate_metrics', 'run_
            'plot_timestep_loss', 'plot_cfg_metrics', 'plot_ref_metrics', 'plot_run']
 
 # %% ../nbs/14_runlog.ipynb #69418bce
-import csv
+import csv, itertools
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -100,7 +100,8 @@ def plot_timestep_loss(sampler, ax=None):
 # %% ../nbs/14_runlog.ipynb #f931acc7
 def plot_cfg_metrics(metrics:dict, # name -> (steps, values), with `cfg{scale}/{metric}` names
                      ax=None,
-                     names=('if_unambiguous', 'if_ambiguous', 'direction_coverage'), # fractions, on the left axis
+                     names=('if_unambiguous', 'if_ambiguous', 'direction_coverage', # fractions, on the left axis,
+                            'moving_recall', 'still_recall'), # those the data has
                     ):
     "The last validation's metrics against CFG scale (left axis), with ADE in pixels (right axis)."
     if ax is None: _, ax = plt.subplots(figsize=(5, 3))
@@ -140,22 +141,24 @@ def plot_ref_metrics(metrics:dict, # name -> (steps, values), with `cfg{scale}/i
 def plot_run(run_dir_or_metrics, # a run folder, or its curves as `read_metrics` gives them
              sampler, # the model's timestep sampler
              path=None, # save the figure here (and close it)
-             example:dict|None=None, # a validation sample's frame, query, gt_disp, pred_disp (and title), to draw
+             examples:list|dict|None=None, # samples to draw: frame, query, gt_disp, pred_disp (and title)
             ):
-    "The run's plots in one figure: losses, validation against CFG scale and per reference, the timestep sampler and a predicted sample."
+    "The run's plots: losses, validation per CFG scale and reference, the timestep sampler, predicted samples."
     fig, axs = plt.subplots(2, 4, figsize=(20, 7))
     m = run_dir_or_metrics if isinstance(run_dir_or_metrics, dict) else run_metrics(run_dir_or_metrics)
     plot_losses(m, axs[0, 0])
     plot_cfg_metrics(m, axs[0, 1])
-    plot_ref_metrics(m, axs[0, 2])
     plot_probs(sampler, axs[0, 3])
     plot_timestep_counts(sampler, axs[1, 0])
     plot_timestep_loss(sampler, axs[1, 1])
-    axs[1, 3].axis('off')
-    if example is None: axs[1, 2].axis('off')
-    else:
-        show_tracks(example['frame'], example['query'], example['gt_disp'], example['pred_disp'], ax=axs[1, 2],
-                    title=((example.get('title') or '') + ' (predicted: thin; true: thick)').strip())
+    refs = any(k.split('/')[-1] in {f'if_{r}' for r in REFS} for k in m)  # following per reference kind
+    if refs: plot_ref_metrics(m, axs[0, 2])
+    panels = [axs[1, 2], axs[1, 3]] if refs else [axs[0, 2], axs[1, 2], axs[1, 3]]
+    examples = [examples] if isinstance(examples, dict) else list(examples or [])
+    for ax, ex in itertools.zip_longest(panels, examples[:len(panels)]):
+        if ex is None: ax.axis('off')
+        else: show_tracks(ex['frame'], ex['query'], ex['gt_disp'], ex['pred_disp'], ax=ax,
+                          title=((ex.get('title') or '') + ' (predicted: thin; true: thick)').strip())
     fig.tight_layout()
     if path is not None:
         fig.savefig(path, dpi=80)

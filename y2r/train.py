@@ -29,7 +29,7 @@ from .config import DEFAULT_CONFIG, PACKAGED_CONFIG, Config, default_config, loa
 from .contract import collate_tracks
 from .files import remove_stale_temps
 from .datasets import dataset_texts, fixed_batch, make_datasets, to_device
-from .evaluate import evaluate, sample_disp, score, take
+from .evaluate import annotated, evaluate, sample_disp, score, summary, take
 from .factory import create_model
 from .models.diffusion_model import DiffusionIntentTracker
 from .resume import (CtrlC, TrainingInterrupted, check_resumable, check_same_stream, load_run_checkpoint,
@@ -304,7 +304,7 @@ def _validate_and_save(self:Trainer, val:bool, ckpt:bool):
         if score(v) > self.best_score:
             self.best_score = score(v)
             self.save('best.pt')
-        tqdm.write(f"step {self.step}: val_loss {v['val_loss']:.4f} score {score(v):.3f}")
+        tqdm.write(f"step {self.step}: {summary(v)}")
     if ckpt or val: self.save('latest.pt')
     if val and self.is_main: self.plot(self.run_dir / 'plots.png')
 
@@ -319,13 +319,15 @@ def validate(self:Trainer) -> dict:
 
 @patch
 def plot(self:Trainer, path=None):
-    "One figure of the run's plots and the EMA model's tracks for a validation sample, saved to `path` if given."
-    b = take(self.val_batch, [0])
+    "The run's plots and the EMA model's tracks on validation samples (three without annotations), to `path`."
+    n = len(self.val_batch['frames'])
+    idx = torch.linspace(0, n - 1, 1 if annotated(self.val_batch) else 3).round().long().unique()  # episodes apart
+    b = take(self.val_batch, idx)
     pred = sample_disp(self.ema.module.eval(), b, 1.0, self.cfg.training.seed + 1, autocast=self.autocast)
-    example = dict(frame=b['frames'][0, -1].float().cpu(), query=b['query_coords'][0].cpu(),
-                   gt_disp=b['gt_disp'][0].cpu(), pred_disp=pred[0].float().cpu(),
-                   title=b['text'][0] if 'text' in b else None)
-    return plot_run(self.run_dir, self.model.timestep_sampler, path, example)
+    examples = [dict(frame=b['frames'][i, -1].float().cpu(), query=b['query_coords'][i].cpu(),
+                     gt_disp=b['gt_disp'][i].cpu(), pred_disp=pred[i].float().cpu(),
+                     title=b['text'][i] if 'text' in b else None) for i in range(len(idx))]
+    return plot_run(self.run_dir, self.model.timestep_sampler, path, examples)
 
 @patch
 def save(self:Trainer, name:str='latest.pt'):
