@@ -16,8 +16,8 @@ from .contract import grid_queries
 
 # %% auto #0
 __all__ = ['TRACKERS', 'require', 'lk_step', 'lk_track', 'local_std', 'flat_pixels', 'photometry', 'LKTracker', 'write_mp4',
-           'h264', 'camera_shake', 'camera_like', 'moved_points', 'motion_candidates', 'moving_queries', 'CoTracker',
-           'make_tracker']
+           'h264', 'camera_shake', 'camera_like', 'moved_points', 'motion_masks', 'motion_candidates', 'moving_queries',
+           'CoTracker', 'make_tracker']
 
 # %% ../nbs/22_tracking.ipynb #fd98298e
 def require(module:str, # the module to import
@@ -264,12 +264,11 @@ def moved_points(tracks:np.ndarray, visibility:np.ndarray, # (L, N, 2), (L, N)
     d = np.linalg.norm(tracks - tracks[:1], axis=-1)
     return ((d > min_move * side) & visibility).any(0)
 
-def motion_candidates(frames:np.ndarray, # (L, H, W, 3) uint8
-                      tracker:LKTracker) -> np.ndarray: # (M, 2) pixel centres
-    "Pixels that are on a mover in the first frame by their looks: textured, unlike the background, and changing."
+def motion_masks(frames:np.ndarray, # (L, H, W, 3) uint8
+                 tracker:LKTracker) -> tuple: # candidates, foreground, still: (H, W) bool each
+    "The first frame's movers (its foreground, and their textured, changing core) and the pixels that never change."
     g = [x.astype(np.float32) for x in _gray(frames)]
     z = tracker.sizes(*g[0].shape)
-    tex = local_std(g[0], z['texture'])
     flat = flat_pixels(g[0], z['texture'])
     change = np.zeros_like(g[0])
     for t in range(1, len(g)):
@@ -283,13 +282,19 @@ def motion_candidates(frames:np.ndarray, # (L, H, W, 3) uint8
     if flat is not None and fg.any():  # and at least half as unlike the plain surface as the clearest foreground
         c = np.abs(g[0] - np.median(g[0][flat]))
         fg &= c > max(thr, .5 * np.percentile(c[fg], 90))
-    fg = _erode(fg, 2 * z['centre'])
-    ys, xs = np.nonzero((change > 1) & (tex > tracker.min_texture) & fg)
+    core = (change > 1) & (local_std(g[0], z['texture']) > tracker.min_texture) & _erode(fg, 2 * z['centre'])
+    return core, fg, change <= 1
+
+def motion_candidates(frames:np.ndarray, # (L, H, W, 3) uint8
+                      tracker:LKTracker) -> np.ndarray: # (M, 2) pixel centres
+    "Pixels that are on a mover in the first frame by their looks: textured, unlike the background, and changing."
+    ys, xs = np.nonzero(motion_masks(frames, tracker)[0])
     return np.stack([xs, ys], 1) + .5
 
 def _erode(mask:np.ndarray, r:int) -> np.ndarray:
     cv2 = require('cv2', 'video')
     return cv2.erode(mask.astype(np.uint8), np.ones((2 * r + 1, 2 * r + 1), np.uint8)) > 0
+
 
 # %% ../nbs/22_tracking.ipynb #44b072a9
 def moving_queries(frames:np.ndarray, # (L, H, W, 3) uint8
@@ -298,23 +303,40 @@ def moving_queries(frames:np.ndarray, # (L, H, W, 3) uint8
                    share:float=.5, # of the points on what moves (fewer where little moves); the rest on the still background
                    tracker:LKTracker|None=None, # judges which candidates move (default: `LKTracker()`)
                    candidates:int=4, # candidates tracked per point wanted on a mover
-                  ) -> np.ndarray: # (n', 2) x, y pixel centres, movers first
+                   beside:float=.5, # of the background points placed right beside the movers, the rest spread out
+                  ) -> np.ndarray: # (n', 2) x, y pixel centres: movers, then beside them, then spread
     "Query points on what moves in the episode, found from the video alone, and on the still background."
     tracker = tracker or LKTracker()
     rng = np.random.default_rng(seed)
-    k = int(round(n * share))
-    cand = motion_candidates(frames, tracker)
+    k, z = int(round(n * share)), tracker.sizes(*frames.shape[1:3])
+    core, fg, still = motion_masks(frames, tracker)
+    cand = np.stack(np.nonzero(core)[::-1], 1) + .5
     if len(cand) > candidates * k: cand = cand[rng.choice(len(cand), candidates * k, replace=False)]
     moved = moved_points(*tracker(frames, cand), side=min(frames.shape[1:3])) if k and len(cand) else np.zeros(len(cand), bool)
     movers = cand[moved][rng.permutation(int(moved.sum()))[:k]]
+    m = int(round((n - len(movers)) * beside)) if len(movers) else 0
+    near = _pick(rng, _beside(fg, still, cand[moved], z), m)
     grid = grid_queries(*frames.shape[1:3], 4 * n)
-    calm = grid[~_near(grid, cand, 2 * tracker.sizes(*frames.shape[1:3])['texture'])]
-    rest = calm[rng.choice(len(calm), min(n - len(movers), len(calm)), replace=False)]
-    return np.concatenate([movers, rest]).astype(np.float64)
+    calm = grid[~_near(grid, cand, 2 * z['texture']) & ~_near(grid, near, z['texture'])]
+    rest = _pick(rng, calm, n - len(movers) - len(near))
+    return np.concatenate([movers, near, rest]).astype(np.float64)
+
+def _beside(fg:np.ndarray, still:np.ndarray, movers:np.ndarray, z:dict) -> np.ndarray: # (M, 2) pixel centres
+    "Pixels a few pixels off a mover's edge (the still test's square misses it) that never change: not in its path."
+    cv2 = require('cv2', 'video')
+    dist = cv2.distanceTransform((~fg).astype(np.uint8), cv2.DIST_L2, 3)  # to the nearest foreground pixel
+    lo = z['r'] + z['shift'] + 1
+    ys, xs = np.nonzero((dist >= lo) & (dist <= lo + 2 * z['texture']) & still)
+    px = np.stack([xs, ys], 1) + .5
+    return px[_near(px, movers, lo + 2 * z['texture'] + 2 * z['r'])]
+
+def _pick(rng, pts:np.ndarray, k:int) -> np.ndarray: # up to `k` of `pts`, at random
+    return pts[rng.choice(len(pts), min(max(k, 0), len(pts)), replace=False)]
 
 def _near(a:np.ndarray, b:np.ndarray, d:float) -> np.ndarray: # (len(a),) bool: within `d` of a point of `b`
     if not len(b): return np.zeros(len(a), bool)
     return (np.abs(a[:, None] - b[None]).max(-1) <= d).any(1)
+
 
 # %% ../nbs/22_tracking.ipynb #6ebe2022
 class CoTracker:
