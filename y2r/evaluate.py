@@ -7,8 +7,8 @@ Docs: https://y2r-dev.github.io/y2r/evaluate.html.md"""
 # %% auto #0
 __all__ = ['TRACK_KEYS', 'MOTION_KEYS', 'REF_SETS', 'CURVE_SCALES', 'take', 'repeat', 'batch_chunks', 'validation_loss',
            'sample_disp', 'diversity_metrics', 'annotated', 'ambiguity', 'motion_recall', 'scale_metrics', 'evaluate',
-           'score', 'summary', 'reference_sets', 'reference_following', 'plot_reference_following', 'demo_world',
-           'following_curve', 'plot_following_curve']
+           'score', 'summary', 'of_kind', 'reference_sets', 'reference_outcomes', 'reference_following',
+           'plot_reference_following', 'demo_world', 'colour_shape_pushes', 'following_curve', 'plot_following_curve']
 
 # %% ../nbs/13_evaluate.ipynb #7c58de6b
 import contextlib
@@ -22,8 +22,9 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .contract import denormalize_disp
-from .world.language import REFS
-from .world.scenes import WorldConfig
+from .world.language import KINDS, REFS
+from .world.scenes import Scenes, WorldConfig
+from .world.tasks import Tasks
 from .world.dataset import SyntheticWorld
 from .metrics import direction_coverage, instruction_following, track_metrics, wilson
 from .pipeline import TrackPipeline
@@ -202,48 +203,72 @@ def summary(metrics:dict) -> str:
 # %% ../nbs/13_evaluate.ipynb #b7e6d605
 REF_SETS = REFS + ('held_out_pair',)
 
+def of_kind(name:str, # one of REF_SETS
+            sc:Scenes, tk:Tasks, # a batch's scenes and tasks, as `generate_episodes` returns them
+            held_out=frozenset(), # the (colour, shape) pairs held out of training (`WorldConfig.held_out_set`)
+           ) -> np.ndarray: # (B,) bool
+    "Which samples are pushes of set `name`: named that way (colour and shape: beside an object of its colour)."
+    b = np.arange(len(sc))
+    t = tk.target.clip(0)
+    colour, shape = sc.obj_colour[b, t], sc.obj_shape[b, t]
+    pair = name == 'held_out_pair'
+    ok = (tk.kind == KINDS.index('push')) & (tk.ref == REFS.index('colour_shape' if pair else name))
+    if pair: ok &= np.array([p in held_out for p in zip(colour.tolist(), shape.tolist())], bool)
+    if name in ('colour_shape', 'held_out_pair'):  # the colour alone would not find it
+        ok &= (sc.present & (sc.obj_colour == colour[:, None])).sum(1) > 1
+    return ok
+
 def reference_sets(world, # a `SyntheticWorld`; its seed and statistics are used, its length is not
                    n:int=500, # samples per set
                    sets=REF_SETS, # which sets
                    chunk:int=256, # samples generated at a time
-                  ) -> dict: # set name -> batch of `n` pushes
-    "One batch of `n` pushes per reference kind (forced) and of held-out colour-shape pairs."
+                  ) -> dict: # set name -> batch of `n` pushes, with their world indices in `index`
+    "One batch of `n` pushes per set of `REF_SETS`, every one of its kind (`of_kind`)."
+    c = world.cfg
+    if 'colour_shape' in sets and c.p_repeat == 0 and c.composition == 'seen':
+        raise ValueError("reference_sets: a world with p_repeat=0 repeats no colour, so it has no "
+                         "'colour_shape' push (the colour alone finds every object); use p_repeat > 0 "
+                         "or leave 'colour_shape' out of `sets`")
     out = {}
     for name in sets:
-        cfg = replace(world.cfg, composition='held_out') if name == 'held_out_pair' else world.cfg
+        cfg = replace(c, composition='held_out') if name == 'held_out_pair' else c
         w = SyntheticWorld(cfg, length=2 ** 31 - 1, seed=world.seed, disp_stats=world.disp_stats)
-        ref = None if name == 'held_out_pair' else name
-        want = REFS.index('colour_shape' if ref is None else ref)
-        parts, got, start = [], 0, 0
-        while got < n:
-            b = w.batch(range(start, start + chunk), kind='push', ref=ref)
-            keep = b['ref'] == want  # a scene may allow no such reference
-            parts.append(take(b, keep))
-            got += int(keep.sum())
-            start += chunk
-            if start > 50 * n + chunk * 4: raise ValueError(f"the world rarely allows a '{name}' reference: only {got} in {start} samples")
-        out[name] = take({k: torch.cat([p[k] for p in parts]) if torch.is_tensor(parts[0][k]) else sum((p[k] for p in parts), [])
-                          for k in parts[0]}, torch.arange(n))
+        task = dict(kind='push', ref=None if name == 'held_out_pair' else name)
+        idx = []
+        for start in range(0, 50 * n + 4 * chunk, chunk):
+            ep = w.generate(range(start, start + chunk), **task)
+            idx += (start + np.flatnonzero(of_kind(name, ep['scenes'], ep['tasks'], cfg.held_out_set))).tolist()
+            if len(idx) >= n: break
+        if len(idx) < n:
+            raise ValueError(f"the world rarely allows a '{name}' push: {len(idx)} in {start + chunk} samples")
+        out[name] = w.batch(idx[:n], **task) | dict(index=torch.tensor(idx[:n]))
     return out
 
+# %% ../nbs/13_evaluate.ipynb #de3e0c2d
 @torch.no_grad()
-def reference_following(model:nn.Module, # a `DiffusionIntentTracker`, in eval mode
-                        sets:dict, # set name -> batch, as `reference_sets` gives
-                        scales=(1.0, 3.0), # CFG scales
-                        seed:int=0, # of every set's samples
-                        progress:bool=True, # a progress bar over sets and scales
-                       ) -> dict: # set name -> {scale: (followed, n)}
-    "How many instructions of every set the model follows at every scale."
+def reference_outcomes(model:nn.Module, # a `DiffusionIntentTracker`, in eval mode
+                       sets:dict, # set name -> batch, as `reference_sets` gives
+                       scales=(1.0, 3.0), # CFG scales
+                       seed:int=0, # of every set's samples
+                       progress:bool=True, # a progress bar over sets and scales
+                      ) -> dict: # set name -> {scale: (n,) bool}
+    "Whether the model follows each instruction of every set at every scale: what two models are compared on, pair by pair."
     out = {name: {} for name in sets}
     bar = tqdm(total=len(sets) * len(scales), desc='reference following', disable=not progress, leave=False)
     for name, b in sets.items():
         for s in scales:
             pred = sample_disp(model, b, s, seed)
-            ok = instruction_following(pred, b['point_object_id'], b['target_object'], b['valid_dirs'], valid_targets=b['valid_targets'])
-            out[name][float(s)] = (int(ok.sum()), len(ok))
+            out[name][float(s)] = instruction_following(pred, b['point_object_id'], b['target_object'], b['valid_dirs'],
+                                                        valid_targets=b['valid_targets'])
             bar.update()
     bar.close()
     return out
+
+def reference_following(model:nn.Module, sets:dict, scales=(1.0, 3.0), seed:int=0, progress:bool=True, # as `reference_outcomes`
+                       ) -> dict: # set name -> {scale: (followed, n)}
+    "How many instructions of every set the model follows at every scale."
+    res = reference_outcomes(model, sets, scales, seed, progress)
+    return {name: {s: (int(ok.sum()), len(ok)) for s, ok in r.items()} for name, r in res.items()}
 
 def plot_reference_following(res:dict, # set name -> {scale: (followed, n)}, as `reference_following` gives
                              ax=None, title:str='Instruction following per reference'):
@@ -278,6 +303,13 @@ def demo_world(model, # a `DiffusionIntentTracker`
 # %% ../nbs/13_evaluate.ipynb #d0899c6b
 CURVE_SCALES = (0, 0.5, 1, 1.5, 2, 3, 4, 5, 7, 10)
 
+def colour_shape_pushes(world:SyntheticWorld, # its seed and statistics are used, its length is not
+                        n:int=256, # pushes
+                       ) -> dict: # a batch of `n` pushes
+    "The first `n` pushes of `world` with colour and shape named, whether or not the colour alone would do."
+    w = SyntheticWorld(world.cfg, length=max(n, 1), seed=world.seed, disp_stats=world.disp_stats)
+    return w.batch(range(n), kind='push', ref='colour_shape')
+
 def following_curve(model, # a `DiffusionIntentTracker`, in eval mode
                     world:SyntheticWorld|None=None, # where the pushes come from; None: `demo_world(model)`, unseen in training
                     n:int=256, # pushes per scale
@@ -287,8 +319,8 @@ def following_curve(model, # a `DiffusionIntentTracker`, in eval mode
                    ) -> dict: # scale, followed (pushes followed at each scale), n, seed, world_seed
     "How many of `n` held-out pushes (the instruction names colour and shape) the model follows at every guidance scale."
     world = world or demo_world(model)
-    sets = reference_sets(world, n=n, sets=('colour_shape',))
-    res = reference_following(model, sets, scales, seed, progress)['colour_shape']
+    pushes = dict(pushes=colour_shape_pushes(world, n))
+    res = reference_following(model, pushes, scales, seed, progress)['pushes']
     return dict(scale=[float(s) for s in scales], followed=[res[float(s)][0] for s in scales], n=n, seed=seed,
                 world_seed=world.seed)
 

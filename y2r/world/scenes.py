@@ -19,9 +19,9 @@ from .language import (
     RELATION_WORDS, SHAPES, SHAPE_WORDS, WAIT_TEMPLATES, phrase_choices, phrase_words)
 
 # %% auto #0
-__all__ = ['COLOUR_RGB', 'SHAPE_MASKS', 'HAND_RGB', 'THUMB_RGB', 'HAND_ID', 'WorldConfig', 'BatchRNG', 'Scenes', 'object_pairs',
-           'place_discs', 'sample_scenes', 'pixel_centres', 'paint', 'render_background', 'render_frames',
-           'sample_points']
+__all__ = ['COLOUR_RGB', 'SHAPE_MASKS', 'HAND_RGB', 'THUMB_RGB', 'HAND_ID', 'WorldConfig', 'BatchRNG', 'Scenes', 'kth_true',
+           'nth_true', 'object_pairs', 'place_discs', 'sample_scenes', 'pixel_centres', 'paint', 'render_background',
+           'render_frames', 'sample_points']
 
 # %% ../../nbs/08b_scenes.ipynb #44d8cce8
 @dataclass
@@ -154,35 +154,55 @@ class Scenes:
     focus: np.ndarray        # (B,) the object of a held-out pair (composition='held_out'), else -1
     def __len__(self): return len(self.present)
 
+# %% ../../nbs/08b_scenes.ipynb #052d783c
+def kth_true(mask:np.ndarray, # (B, M) bool
+             k, # (B,) ints, each below its row's count of True
+            ) -> np.ndarray: # (B,) columns
+    "The column of True number k (from 0) of every row, as `np.flatnonzero(row)[k]`"
+    return (mask.cumsum(1) > np.asarray(k)[:, None]).argmax(1)
+
+def nth_true(mask:np.ndarray, # (B, M) bool, at least one True per row
+             u:np.ndarray, # (B,) numbers in [0, 1)
+            ) -> np.ndarray: # (B,) columns
+    "A uniform pick among the True columns of every row: True number `int(u * count)`"
+    return kth_true(mask, (u * mask.sum(1)).astype(int))
+
 # %% ../../nbs/08b_scenes.ipynb #1e0f209f
-def object_pairs(n:int, # objects in the scene
-                 u:np.ndarray, # (K, 3) numbers in [0, 1): repeat the colour?, repeat the shape?, which pair
-                 order:np.ndarray, # (K,) numbers in [0, 1) that shuffle the first n slots
+def object_pairs(n:np.ndarray, # (B,) objects in each scene
+                 u:np.ndarray, # (B, K, 3) numbers in [0, 1): repeat the colour?, repeat the shape?, which pair
+                 order:np.ndarray, # (B, K) numbers in [0, 1) that shuffle the first n slots
                  p_repeat:float=.5, # chance of repeating a colour (and, apart, a shape)
                  banned=frozenset(), # (colour, shape) pairs no object may have
                  focus_pairs=(), # with pairs: slot 0 takes one of them, slot 1 its colour, slot 2 its shape (then shuffled)
-                ) -> tuple: # colours (K,), shapes (K,), the focus slot (-1 without focus pairs)
-    "Colour and shape indices of one scene's K object slots: no pair twice, none banned"
-    K = len(u)
-    C, S = np.divmod(np.arange(len(COLOURS) * len(SHAPES)), len(SHAPES))  # every pair
-    free = np.array([(c, s) not in banned for c, s in zip(C, S)])
-    used_c, used_s = np.zeros(len(COLOURS), bool), np.zeros(len(SHAPES), bool)
-    picks = []
+                ) -> tuple: # colours (B, K), shapes (B, K), the focus slots (B,), -1 without focus pairs
+    "Colour and shape indices of the K object slots of a batch of scenes: no pair twice in a scene, none banned"
+    B, K, _ = u.shape
+    C, S = np.divmod(np.arange(len(COLOURS) * len(SHAPES)), len(SHAPES))  # (P,) every pair
+    free = np.tile([(c, s) not in banned for c, s in zip(C, S)], (B, 1))  # (B, P)
+    used_c = np.zeros((B, len(COLOURS)), bool)
+    used_s = np.zeros((B, len(SHAPES)), bool)
+    picks = np.zeros((B, K), int)
+    b = np.arange(B)
     for j in range(K):
-        if focus_pairs and j == 0: rules = [np.isin(C * len(SHAPES) + S, [c * len(SHAPES) + s for c, s in focus_pairs])]
-        elif focus_pairs and j in (1, 2) and j < n:  # one of the same colour, one of the same shape
-            c0, s0 = C[picks[0]], S[picks[0]]
-            rules = [free & ((C == c0) if j == 1 else (S == s0))]
-        else:
-            rc, rs = used_c[C] == (u[j, 0] < p_repeat), used_s[S] == (u[j, 1] < p_repeat)
-            rules = [free & rc & rs, free & rc, free] if j else [free]
-        cands = next(np.flatnonzero(m) for m in rules if m.any())
-        k = cands[int(u[j, 2] * len(cands))]
-        picks.append(k)
-        free[k], used_c[C[k]], used_s[S[k]] = False, True, True
-    perm = np.r_[np.argsort(order[:n]), np.arange(n, K)]
-    picks = np.array(picks)[perm]
-    return C[picks], S[picks], (int(np.argsort(perm)[0]) if focus_pairs else -1)
+        rc = used_c[:, C] == (u[:, j, :1] < p_repeat)  # (B, P)
+        rs = used_s[:, S] == (u[:, j, 1:2] < p_repeat)
+        rules = [free & rc & rs, free & rc, free] if j else [free]
+        if focus_pairs and j == 0: rules = [np.tile([(c, s) in focus_pairs for c, s in zip(C, S)], (B, 1))]
+        elif focus_pairs and j in (1, 2):  # where the scene has room: one of its colour, one of its shape
+            same = (C == C[picks[:, :1]]) if j == 1 else (S == S[picks[:, :1]])
+            rules = [np.where((j < n)[:, None], free & same, r) for r in rules]
+        hit = np.array([r.any(1) for r in rules])  # (rules, B)
+        if not hit.any(0).all(): raise ValueError(f"held_out_pairs leave no pair for object slot {j} of a scene")
+        k = nth_true(np.stack(rules)[hit.argmax(0), b], u[:, j, 2])  # from the first rule with a candidate
+        picks[:, j] = k
+        free[b, k] = False
+        used_c[b, C[k]] = True
+        used_s[b, S[k]] = True
+    key = np.where(np.arange(K) < n[:, None], order, 1 + np.arange(K))  # absent slots stay last, in order
+    perm = np.argsort(key, 1, kind='stable')
+    picks = np.take_along_axis(picks, perm, 1)
+    focus = (perm == 0).argmax(1) if focus_pairs else np.full(B, -1)
+    return C[picks], S[picks], focus
 
 # %% ../../nbs/08b_scenes.ipynb #87774101
 def place_discs(cands:np.ndarray,  # (B, M, tries, 2) uniform candidates
@@ -217,8 +237,7 @@ def sample_scenes(cfg:WorldConfig, rng:BatchRNG) -> Scenes:
     xy = place_discs(rng.random(K + Hh, cfg.placement_tries, 2), radii, np.pad(present, ((0, 0), (0, Hh)), constant_values=True), cfg.gap)
     u, order = rng.random(K, 3), rng.random(K)
     focus_pairs = cfg.held_out_set if cfg.composition == 'held_out' else ()  # only a focus object has a held-out pair
-    colour, shape, focus = map(np.array, zip(*[object_pairs(n, u_, o_, cfg.p_repeat, cfg.held_out_set, focus_pairs)
-                                                for n, u_, o_ in zip(n_obj, u, order)]))
+    colour, shape, focus = object_pairs(n_obj, u, order, cfg.p_repeat, cfg.held_out_set, focus_pairs)
     rgb = np.clip(COLOUR_RGB[colour] + rng.uniform(-.05, .05, K, 3), 0, 1)
     yaw = rng.uniform(-np.pi, np.pi, Hh)
     pitch = rng.uniform(-.4, .4, Hh)

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from .language import DIRECTIONS, DIRECTION_VECTORS, KINDS, REFS, instruction_text
-from .scenes import BatchRNG, Scenes, WorldConfig
+from .scenes import BatchRNG, Scenes, WorldConfig, kth_true, nth_true
 
 # %% auto #0
-__all__ = ['free_directions', 'Tasks', 'resolve', 'references', 'sample_tasks', 'min_jerk', 'wrap_angle', 'simulate',
-           'yaw_pitch_to_rot6d', 'point_tracks']
+__all__ = ['free_directions', 'Tasks', 'resolve', 'references', 'reference_table', 'name_targets', 'sample_tasks', 'min_jerk',
+           'wrap_angle', 'simulate', 'yaw_pitch_to_rot6d', 'point_tracks']
 
 # %% ../../nbs/08c_tasks.ipynb #38a924a9
 def free_directions(xy:np.ndarray,    # (..., 2) object centres
@@ -40,13 +40,16 @@ class Tasks:
     ref: np.ndarray         # (B,) indices into REFS of how the object is named, -1 for 'wait'
     valid_targets: np.ndarray  # (B, K) bool, the objects the instruction may mean (none for 'wait')
 
-def resolve(present:np.ndarray, colours:np.ndarray, shapes:np.ndarray, xy:np.ndarray, # (K,), (K,), (K,), (K, 2) of one scene
-            colour:int=-1, shape:int=-1, relation:int=-1, # what the reference names; -1: not named
-           ) -> np.ndarray: # (K,) bool
+def resolve(present:np.ndarray, colours:np.ndarray, shapes:np.ndarray, # (..., K) each: one scene or a batch
+            xy:np.ndarray, # (..., K, 2)
+            colour=-1, shape=-1, relation=-1, # ints or (...) arrays: what the reference names; -1: not named
+           ) -> np.ndarray: # (..., K) bool
     "The objects a reference means: those of the named colour and shape and, with a relation, the furthest of them that way"
+    colour, shape, relation = (np.asarray(a)[..., None] for a in (colour, shape, relation))  # (..., 1)
     m = present & ((colours == colour) | (colour < 0)) & ((shapes == shape) | (shape < 0))
-    if relation >= 0 and m.any(): m = np.arange(len(m)) == np.where(m, xy @ DIRECTION_VECTORS[relation], -np.inf).argmax()
-    return m
+    score = np.take_along_axis(xy @ DIRECTION_VECTORS.T, relation[..., None].clip(0), -1)[..., 0]  # (..., K)
+    furthest = np.arange(m.shape[-1]) == np.where(m, score, -np.inf).argmax(-1)[..., None]
+    return np.where((relation >= 0) & m.any(-1, keepdims=True), furthest, m)
 
 def references(present, colours, shapes, xy, # one scene, as for `resolve`
                t:int, # the target slot
@@ -65,6 +68,61 @@ def references(present, colours, shapes, xy, # one scene, as for `resolve`
             if score[t] - np.where(group & (np.arange(len(group)) != t), score, -np.inf).max() >= margin: out.append((3, gc, gs, r))
     return out
 
+# %% ../../nbs/08c_tasks.ipynb #3ad44d13
+def reference_table(present, colours, shapes, xy, # a batch of scenes: (B, K) each and (B, K, 2)
+                    margin:float=.08, # as for `references`
+                   ) -> tuple: # (B, K, O) bool: the ways that apply; (B, K, O, 4): ref, colour, shape, relation
+    "Every way `references` has of naming every object of a batch of scenes, in O = 18 fixed slots"
+    B, K = present.shape
+    D = len(DIRECTIONS)
+    same_c = present[:, None] & (colours[..., None] == colours[:, None])  # (B, K, K): the objects of t's colour
+    same_s = present[:, None] & (shapes[..., None] == shapes[:, None])
+    group = np.stack([same_c, same_s, np.broadcast_to(present[:, None], same_c.shape)], 2)  # (B, K, 3, K)
+    score = xy @ DIRECTION_VECTORS.T  # (B, K, D)
+    others = group & ~np.eye(K, dtype=bool)[:, None]  # the group without t
+    rival = np.where(others[..., None], score[:, None, None], -np.inf).max(3)  # (B, K, 3, D): the next one
+    several = (group.sum(-1) >= 2)[..., None]  # (B, K, 3, 1)
+    lead = several & (score[:, :, None] - rival >= margin)  # (B, K, 3, D)
+    n_c, n_s = same_c.sum(-1), same_s.sum(-1)
+    alone = np.stack([n_c > 1, n_c == 1, n_s == 1], -1)  # (B, K, 3): colour and shape, colour, shape
+    ok = np.concatenate([alone, np.concatenate([several, lead], -1).reshape(B, K, -1)], -1)
+    ref = np.array([0, 1, 2] + ([4] + [3] * D) * 3)  # (O,) into REFS
+    with_c = np.array([1, 1, 0] + [1] * (1 + D) + [0] * (2 + 2 * D), bool)  # (O,) slots that name the colour
+    with_s = np.array([1, 0, 1] + [0] * (1 + D) + [1] * (1 + D) + [0] * (1 + D), bool)
+    rel = np.array([-1] * 3 + list(range(-1, D)) * 3)
+    c = np.where(with_c, colours[..., None], -1)  # (B, K, O)
+    s = np.where(with_s, shapes[..., None], -1)
+    return ok, np.stack(np.broadcast_arrays(ref, c, s, rel), -1)
+
+# %% ../../nbs/08c_tasks.ipynb #17ff89c9
+def name_targets(cfg:WorldConfig, sc:Scenes,
+                 uk:np.ndarray, # (B,) numbers in [0, 1): which object
+                 ur:np.ndarray, # (B, 2) numbers in [0, 1): which kind of reference, which one of that kind
+                 target:int|None=None, ref:str|None=None, # forced, as in `sample_tasks`
+                ) -> tuple: # (B,) targets; (B, 4) how each is named: (ref index, colour, shape, relation)
+    "The object of every instruction of a batch and how it is named, by `ref_mix` among the ways its scene allows"
+    B, K = sc.present.shape
+    b = np.arange(B)
+    ok, spec = reference_table(sc.present, sc.obj_colour, sc.obj_shape, sc.obj_xy, cfg.relation_margin)
+    focused = sc.focus >= 0
+    if target is not None: cand = np.broadcast_to(np.arange(K) == target, (B, K))
+    else: cand = np.where(focused[:, None], np.arange(K) == sc.focus[:, None], sc.present)
+    if ref is not None and target is None:  # the targets this reference can name, where there are any
+        can = cand & (ok & (spec[..., 0] == REFS.index(ref))).any(-1)
+        cand = np.where((can.any(1) & ~focused)[:, None], can, cand)
+    t = nth_true(cand, uk)
+    ok, spec = ok[b, t], spec[b, t]  # (B, O), (B, O, 4): the ways of naming the target
+    if ref is not None: ok &= spec[..., 0] == REFS.index(ref)
+    whole = np.arange(ok.shape[1]) == 0  # slot 0, colour and shape: always one object
+    ok = np.where((focused | ~ok.any(1))[:, None], whole, ok)
+    kinds = (ok[..., None] & (spec[..., :1] == np.arange(len(REFS)))).any(1)  # (B, R) the references it allows
+    w = np.where(kinds, np.asarray(cfg.ref_mix, float) if ref is None else 1., 0.)  # their weights (forced: one)
+    cum = w.cumsum(1)
+    with np.errstate(invalid='ignore', divide='ignore'): below = kinds & (cum / cum[:, -1:] <= ur[:, :1])
+    r = kth_true(kinds, np.minimum(below.sum(1), kinds.sum(1) - 1))
+    o = nth_true(ok & (spec[..., 0] == r[:, None]), ur[:, 1])
+    return t, spec[b, np.where(cum[:, -1] > 0, o, 0)]  # none of the allowed ones with weight: colour and shape
+
 # %% ../../nbs/08c_tasks.ipynb #ed4f4554
 def sample_tasks(cfg:WorldConfig, rng:BatchRNG, sc:Scenes,
                  kind:str|None=None,      # force 'push', 'move' or 'wait'
@@ -79,43 +137,21 @@ def sample_tasks(cfg:WorldConfig, rng:BatchRNG, sc:Scenes,
     uc = rng.random()
     words = rng.random(6)
     ur = rng.random(2)
-    B, K = sc.present.shape
+    B = len(sc)
     D = len(DIRECTIONS)
     kinds = np.searchsorted([cfg.p_push, cfg.p_push + cfg.p_move], u, 'right') if kind is None else np.full(B, KINDS.index(kind))
-    mix = np.asarray(cfg.ref_mix, float)
-    tgt, refs, valid_t, names = np.zeros(B, int), np.zeros(B, int), np.zeros((B, K), bool), []
-    for b in range(B):
-        scene = sc.present[b], sc.obj_colour[b], sc.obj_shape[b], sc.obj_xy[b]
-        if target is not None: cands = [target]
-        elif sc.focus[b] >= 0: cands = [sc.focus[b]]
-        else: cands = np.flatnonzero(sc.present[b])
-        if ref is not None and target is None and sc.focus[b] < 0:  # the targets this reference can name
-            cands = [t for t in cands if any(o[0] == REFS.index(ref) for o in references(*scene, t, cfg.relation_margin))] or cands
-        t = cands[int(uk[b] * len(cands))]
-        whole = (0, sc.obj_colour[b, t], sc.obj_shape[b, t], -1)  # colour and shape: always one object
-        opts = references(*scene, t, cfg.relation_margin)
-        if sc.focus[b] >= 0: opts = [whole]
-        elif ref is not None: opts = [o for o in opts if o[0] == REFS.index(ref)] or [whole]
-        ok = sorted({o[0] for o in opts})  # the references this target allows, drawn by their weights (forced: the one)
-        w = mix[ok] if ref is None else np.ones(len(ok))
-        o = whole  # where none of the allowed ones has weight
-        if w.sum() > 0:
-            r = ok[min(int(np.searchsorted(w.cumsum() / w.sum(), ur[b, 0], 'right')), len(ok) - 1)]
-            mine = [o for o in opts if o[0] == r]
-            o = mine[int(ur[b, 1] * len(mine))]
-        tgt[b], refs[b] = t, o[0]
-        names.append(o[1:])
-        valid_t[b] = resolve(*scene, *o[1:])
+    tgt, name = name_targets(cfg, sc, uk, ur, target, ref)  # (B,), (B, 4): ref index, colour, shape, relation
+    valid_t = resolve(sc.present, sc.obj_colour, sc.obj_shape, sc.obj_xy, *name[:, 1:].T)
     free_all = free_directions(sc.obj_xy, sc.obj_r, shift[:, None])  # (B, K, D)
     free = free_all[np.arange(B), tgt]  # (B, D)
-    d = (free.cumsum(1) > (uc * free.sum(1)).astype(int)[:, None]).argmax(1) if direction is None else np.full(B, direction)
+    d = nth_true(free, uc) if direction is None else np.full(B, direction)
     wait = kinds == KINDS.index('wait')
     move_dirs = (free_all & valid_t[..., None]).any(1)  # a move: any free direction of any object it may mean
     valid = np.where(kinds[:, None] == KINDS.index('move'), move_dirs, np.arange(D) == d[:, None]) & ~wait[:, None]
-    tgt, d, refs = np.where(wait, -1, tgt), np.where(wait, -1, d), np.where(wait, -1, refs)
+    tgt, d, refs = np.where(wait, -1, tgt), np.where(wait, -1, d), np.where(wait, -1, name[:, 0])
     valid_t &= ~wait[:, None]
-    text = [instruction_text(KINDS[k], *name[:2], d_, words[b], cfg.held_out_words, cfg.phrasing, relation=name[2])
-            for b, (k, name, d_) in enumerate(zip(kinds, names, d))]
+    text = [instruction_text(KINDS[k], c, s, d_, words[b], cfg.held_out_words, cfg.phrasing, relation=r)
+            for b, (k, (_, c, s, r), d_) in enumerate(zip(kinds, name.tolist(), d))]
     return Tasks(kinds, tgt, d, valid, shift, text, refs, valid_t)
 
 # %% ../../nbs/08c_tasks.ipynb #e1d31193
