@@ -11,7 +11,7 @@ __all__ = ['FORMAT', 'VERSION', 'rng_state', 'set_rng_state', 'save_checkpoint',
 
 # %% ../nbs/12_checkpoint.ipynb #2da272da
 import argparse, math, os, pickle, random, re, zipfile
-from dataclasses import asdict, fields, replace
+from dataclasses import MISSING, asdict, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -110,7 +110,8 @@ def _brief(v) -> str:
 def config_diff(saved:dict, model_cfg:ModelConfig) -> list:
     "The fields where a saved model config and `model_cfg` differ, as 'name: saved -> model' strings."
     now = asdict(model_cfg)
-    saved = {f.name: f.default for f in fields(ModelConfig)} | saved  # a field newer than the checkpoint: its default
+    default = lambda f: f.default_factory() if f.default is MISSING else f.default
+    saved = {f.name: default(f) for f in fields(ModelConfig)} | saved  # a field newer than the checkpoint: its default
     return [f'{k}: {_brief(saved.get(k))} -> {_brief(now[k])}' for k in now if saved.get(k) != now[k]]
 
 def load_weights(model:DiffusionIntentTracker, ckpt:dict, key:str='model'):

@@ -257,7 +257,7 @@ def autocast(self:Trainer):
 
 # %% ../nbs/15_train.ipynb #a88ac6e3
 # the values of `compute_loss` logged every step
-LOGGED = ('total_loss', 'track_loss', 'hand_uvd_loss', 'hand_rot_loss', 'motion_loss')
+LOGGED = ('total_loss', 'track_loss', 'hand_uvd_loss', 'hand_rot_loss', 'motion_loss', 'attribute_loss')
 
 @patch
 def train_step(self:Trainer, batch:dict) -> dict|None:

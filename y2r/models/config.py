@@ -9,7 +9,7 @@ __all__ = ['MODEL_SIZES', 'RETIRED', 'in_range', 'check_number', 'check_ranges',
 
 # %% ../../nbs/03a_model_config.ipynb #c8d4da1c
 import math, numbers, typing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .encoders import IMAGE_ENCODERS, TEXT_ENCODERS
 
@@ -67,7 +67,7 @@ _RANGES = dict(  # every number of ModelConfig: its range, or (range, reason)
     text_encoder_depth='>= 0', max_text_len=('>= 2', ' ([BOS] and at least one word)'),
     cfg_dropout_prob='[0, 1)', num_diffusion_steps='>= 1', num_inference_steps='>= 1',
     loss_history_len='>= 1', uniform_prob='[0, 1]', hand_uvd_weight='>= 0', hand_rot_weight='>= 0',
-    motion_weight='>= 0', motion_threshold='>= 0')
+    motion_weight='>= 0', motion_threshold='>= 0', attribute_weight='>= 0')
 
 def _check_sizes(c):
     "Raise a `ValueError` unless the sizes of the `ModelConfig` `c` fit together."
@@ -96,6 +96,17 @@ def _check_encoders(c):
         raise ValueError(f"`text_encoder` must be {TEXT_ENCODERS}, got {c.text_encoder!r}")
     words = c.vocab is None or (isinstance(c.vocab, (list, tuple)) and all(isinstance(w, str) for w in c.vocab))
     if not words: raise ValueError(f"`vocab` must be None or a list of str (`Tokenizer.from_texts(texts).vocab`), got {c.vocab!r:.60}")
+
+def _check_attributes(c):
+    "Raise a `ValueError` unless `point_attributes` of `c` maps annotation names to numbers of classes."
+    a = c.point_attributes
+    if not isinstance(a, dict):
+        raise ValueError("`point_attributes` must be a mapping of annotation name -> number of classes, "
+                         f"e.g. {{'point_shape': 5}} ({{}}: off), got {a!r:.60}")
+    for k, n in a.items():
+        if not (isinstance(k, str) and k.isidentifier()):
+            raise ValueError(f"`point_attributes` keys must be annotation names such as 'point_shape', got {k!r}")
+        check_number(n, f'point_attributes[{k!r}]', '>= 2', integer=True, why=' (classes of the annotation)')
 
 # %% ../../nbs/03a_model_config.ipynb #71425575
 @dataclass
@@ -147,6 +158,8 @@ class ModelConfig:
     hand_rot_weight: float = 1.0       # weight of the hand rotation loss in the total
     motion_weight: float = 1.0         # weight of the auxiliary loss "which points will move"; 0: no motion head
     motion_threshold: float = 0.05     # a point moves if its last displacement is longer (image units)
+    point_attributes: dict = field(default_factory=dict)  # annotation -> classes, for the attribute loss; {}: off
+    attribute_weight: float = 1.0      # weight of that auxiliary loss in the total
 
     def __post_init__(self):
         for k, ok in _CHOICES.items():
@@ -154,6 +167,7 @@ class ModelConfig:
         check_ranges(self, _RANGES)
         _check_sizes(self)
         _check_encoders(self)
+        _check_attributes(self)
 
     @classmethod
     def from_size(cls, size:str, **kwargs) -> 'ModelConfig':

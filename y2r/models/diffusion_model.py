@@ -85,7 +85,7 @@ class DiffusionIntentTracker(TrackDiT, ModelHubMixin, library_name='y2r', repo_u
 @patch
 def compute_loss(self:DiffusionIntentTracker, batch:Mapping, # a batch of the data contract
                  generator:torch.Generator|None=None, # for reproducible timesteps, noise and text drops
-                ) -> dict: # total_loss, track_loss, hand_uvd_loss, hand_rot_loss, motion_loss, per_sample_loss (B,), timesteps (B,)
+                ) -> dict: # total_loss, track_loss, hand_uvd_loss, hand_rot_loss, motion_loss, attribute_loss, per_sample_loss (B,), timesteps (B,)
     "The training loss of one batch at timesteps drawn from the model's sampler."
     checked = read_batch(self, batch)  # a malformed batch fails before anything is drawn
     t, w = self.sample_timesteps(checked[1]['B'], batch['frames'].device, generator)
@@ -121,9 +121,9 @@ NEEDED = ('num_future_steps', 'frame_stack', 'image_size', 'hand_mode', 'max_han
           'point_pixels', 'local_channels', 'grounding_blocks', 'text_mode', 'text_encoder', 'vocab',
           'text_encoder_depth', 'max_text_len', 'motion_weight', 'num_diffusion_steps', 'beta_schedule',
           'prediction_type')  # they shape the weights, the inputs or what the output means: never defaulted
-FIELD_TYPES = typing.get_type_hints(ModelConfig)  # field -> bool, int, float, str or list|None
+FIELD_TYPES = typing.get_type_hints(ModelConfig)  # field -> bool, int, float, str, dict or list|None
 _KINDS = {bool: 'true or false', int: 'an integer', float: 'a number', str: 'a string', list: 'a list',
-          type(None): 'null'}  # how each type reads in JSON
+          dict: 'an object', type(None): 'null'}  # how each type reads in JSON
 
 def _fits(v, t) -> bool:
     "Is the JSON value `v` of the annotated type `t`? (An int is a number; a bool is not.)"

@@ -47,6 +47,7 @@ class TrackDiT(nn.Module):
         self._init_text(c)
         self._init_hands(c)
         self._init_grounding(c)
+        self._init_attributes(c)
 
     def _init_text(self, c:ModelConfig):
         self.text_encoder = None
@@ -75,6 +76,13 @@ class TrackDiT(nn.Module):
         self.motion_head = None
         if c.motion_weight > 0:  # (B, N, H) -> (B, N, 1): will this point move?
             self.motion_head = nn.Sequential(nn.LayerNorm(H), nn.Linear(H, H), nn.GELU(), nn.Linear(H, 1))
+
+    def _init_attributes(self, c:ModelConfig):
+        self.attribute_heads = None
+        if not c.point_attributes: return  # off: no parameters, the state_dict of a model without them
+        H = c.hidden_size
+        heads = {k: nn.Sequential(nn.LayerNorm(H), nn.Linear(H, n)) for k, n in c.point_attributes.items()}
+        self.attribute_heads = nn.ModuleDict(heads)  # static token (B, N, H) -> (B, N, classes), per annotation
 
 # %% ../../nbs/04_network.ipynb #ee3654e3
 def _check_text(text, B:int, text_mode:bool):
@@ -217,16 +225,19 @@ class Condition:
     ctx_pad:Tensor     # (B, L) True at padded conditioning tokens
     c_text:Tensor      # (B, H) pooled instruction, added to the condition vector
     kv:list|None=None  # per block: cross-attention keys and values of `ctx`, each (B, heads, L, H/heads)
+    static:Tensor|None=None  # (B, M, H) `tokens` before grounding: position and image only
 
     def cat(self, other:'Condition') -> 'Condition':
         "The two conditions as one batch, `self` first (keys and values to be cached again)."
         names = ('tokens', 'ctx', 'ctx_pad', 'c_text')
-        return Condition(*(torch.cat([getattr(self, f), getattr(other, f)]) for f in names))
+        static = None if self.static is None or other.static is None else torch.cat([self.static, other.static])
+        return Condition(*(torch.cat([getattr(self, f), getattr(other, f)]) for f in names), static=static)
 
     def __getitem__(self, idx:slice) -> 'Condition':
         "The samples `idx` (views, no copy)."
         kv = None if self.kv is None else [(k[idx], v[idx]) for k, v in self.kv]
-        return Condition(self.tokens[idx], self.ctx[idx], self.ctx_pad[idx], self.c_text[idx], kv)
+        static = None if self.static is None else self.static[idx]
+        return Condition(self.tokens[idx], self.ctx[idx], self.ctx_pad[idx], self.c_text[idx], kv, static)
 
 # %% ../../nbs/04_network.ipynb #b07e02e9
 class GroundingBlock(nn.Module):
@@ -256,7 +267,8 @@ def make_condition(self:TrackDiT, scene:Tensor, # (B, P, H) from `encode_scene`
     "Ground the static tokens in the instruction; assemble the conditioning tokens (scene, then text) and the pooled instruction."
     B, P, H = scene.shape
     pad = scene.new_zeros(B, P, dtype=torch.bool)
-    if text_tokens is None: return Condition(tokens, scene, pad, scene.new_zeros(B, H))
+    if text_tokens is None: return Condition(tokens, scene, pad, scene.new_zeros(B, H), static=tokens)
+    static = tokens
     tokens = tokens + self.ground_attn(self.ground_norm(tokens), text_tokens, text_pad)  # what the instruction says of me
     typed = text_tokens + self.ctx_type.weight[1]
     ctx = torch.cat([scene, typed], 1)
@@ -264,7 +276,7 @@ def make_condition(self:TrackDiT, scene:Tensor, # (B, P, H) from `encode_scene`
     for blk in self.ground_blocks: tokens = blk(tokens, ctx, ctx_pad)  # compare notes: shapes, places, who else answers
     keep = (~text_pad)[..., None].to(text_tokens.dtype)  # (B, L, 1): average over real tokens only
     c_text = self.text_pool((text_tokens * keep).sum(1) / keep.sum(1))
-    return Condition(tokens, ctx, ctx_pad, c_text)
+    return Condition(tokens, ctx, ctx_pad, c_text, static=static)
 
 @patch
 def cache_kv(self:TrackDiT, cond:Condition) -> Condition:
@@ -284,6 +296,15 @@ def motion_logits(self:TrackDiT, cond:Condition, N:int # track tokens first, the
                  ) -> Tensor: # (B, N) logits: will each query point move?
     "The motion head on the grounded track tokens of `cond`."
     return self.motion_head(cond.tokens[:, :N]).squeeze(-1)
+
+# %% ../../nbs/04_network.ipynb #850b31a0
+@patch
+def attribute_logits(self:TrackDiT, cond:Condition, N:int # track tokens first, then hands
+                    ) -> dict: # annotation -> (B, N, classes) logits
+    "The attribute heads on the static track tokens of `cond`: what each query point is on."
+    if self.attribute_heads is None:
+        raise ValueError("the model was built without `point_attributes`: no attribute heads")
+    return {k: head(cond.static[:, :N]) for k, head in self.attribute_heads.items()}
 
 # %% ../../nbs/04_network.ipynb #6dcce5e9
 @patch

@@ -22,7 +22,7 @@ from .scenes import BatchRNG, WorldConfig, render_frames, sample_points, sample_
 from .tasks import point_tracks, sample_tasks, simulate, yaw_pitch_to_rot6d
 
 # %% auto #0
-__all__ = ['generate_episodes', 'SyntheticWorld', 'world_episodes', 'export_world']
+__all__ = ['WORLD_ONLY', 'generate_episodes', 'SyntheticWorld', 'world_episodes', 'export_world']
 
 # %% ../../nbs/08d_world.ipynb #9a7be622
 def generate_episodes(cfg:WorldConfig, seed:int, indices:Iterable[int], # sample i comes from the generator seeded by (seed, i)
@@ -42,7 +42,9 @@ def generate_episodes(cfg:WorldConfig, seed:int, indices:Iterable[int], # sample
     frame = lambda t: img0 if t == c.frame_stack - 1 else draw(sc.obj_xy + obj[:, t], uvd[:, t], yaw[:, t])[0]
     L = c.frame_stack + c.num_future_steps if future_frames else c.frame_stack
     frames = np.stack([frame(t) for t in range(L)], 1)  # (B, L, 3, S, S)
-    ann = dict(point_object_id=pid, target_object=tk.target, direction=tk.direction, valid_dirs=tk.valid_dirs,
+    under = lambda a: np.where(pid >= 0, np.take_along_axis(a, np.maximum(pid, 0), 1), -1)  # (B, N), -1 on the table
+    ann = dict(point_object_id=pid, point_shape=under(sc.obj_shape), point_colour=under(sc.obj_colour),
+               target_object=tk.target, direction=tk.direction, valid_dirs=tk.valid_dirs,
                ref=tk.ref, valid_targets=tk.valid_targets)
     return dict(frames=frames.transpose(0, 1, 3, 4, 2), tracks=tracks, visibility=np.ones(tracks.shape[:3], bool),
                 hand_uvd=uvd, hand_rot=yaw_pitch_to_rot6d(yaw, sc.hand_pitch[:, None]), text=tk.text,
@@ -100,6 +102,8 @@ def disp_stats(self:SyntheticWorld) -> dict:
     return self._disp_stats
 
 # %% ../../nbs/08d_world.ipynb #ce81f90b
+WORLD_ONLY = ('point_shape', 'point_colour')  # annotations not exported to track files
+
 def world_episodes(world:SyntheticWorld, indices:Iterable[int], chunk:int=64):
     "Samples `indices` of `world` as full episodes in the HDF5 layout (pixel coordinates), generated `chunk` at a time"
     S = world.cfg.image_size
@@ -109,7 +113,7 @@ def world_episodes(world:SyntheticWorld, indices:Iterable[int], chunk:int=64):
         for j, text in enumerate(ep['text']):
             yield dict(frames=ep['frames'][j], tracks=ep['tracks'][j] * S, visibility=ep['visibility'][j],
                        hand_uvd=ep['hand_uvd'][j] * [S, S, 1], hand_rot=ep['hand_rot'][j], instruction=text,
-                       annotations={k: v[j] for k, v in ep['annotations'].items()})
+                       annotations={k: v[j] for k, v in ep['annotations'].items() if k not in WORLD_ONLY})
 
 def export_world(path, n_episodes:int, cfg:WorldConfig|None=None, seed:int=0, fps:float=10., overwrite:bool=False) -> Path:
     "Write the first `n_episodes` samples of the synthetic world to an HDF5 track file"
