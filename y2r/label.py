@@ -286,21 +286,22 @@ QUERIES = ('grid', 'moving')
 
 def query_points(frames:np.ndarray, n:int, how:str='moving', seed:int=0,
                  share:float=.5, # 'moving': the share of the points on what moves
+                 beside:float=.5, # 'moving': the share of the other points right beside what moves
                 ) -> np.ndarray: # (n', 2)
     "Query points on the first of `frames`: on what moves and on the still background, or a grid."
     if how == 'grid': return grid_queries(*frames.shape[1:3], n)
-    if how == 'moving': return moving_queries(frames, n, seed, share)
+    if how == 'moving': return moving_queries(frames, n, seed, share, beside=beside)
     raise ValueError(f"unknown query points {how!r}; choose one of {QUERIES}")
 
 def label_episode(ep:dict, # name, frames, instruction (optionally `queries` (N, 2) and annotations)
                   tracker, num_points:int=32, queries:str='moving', min_length:int=2, seed:int=0,
-                  share:float=.5) -> dict:
+                  share:float=.5, beside:float=.5) -> dict:
     "An episode of the track layout: the tracker's tracks of query points on the first frame."
     L = len(ep['frames'])
     if L < min_length:
         raise ValueError(f"{ep.get('source', ep['name'])}: {L} frames, shorter than a training window of {min_length}")
     q = ep.get('queries')
-    if q is None: q = query_points(ep['frames'], num_points, queries, seed, share)
+    if q is None: q = query_points(ep['frames'], num_points, queries, seed, share, beside)
     tracks, vis = tracker(ep['frames'], q)
     out = dict(name=ep['name'], frames=ep['frames'], tracks=tracks, visibility=vis, instruction=ep['instruction'])
     if 'annotations' in ep: out['annotations'] = ep['annotations']
@@ -335,11 +336,12 @@ def _tracker(name:str):
     return make_tracker(name)
 
 def _label_job(k:int, e:dict, # the k-th episode of a source
-               tracker:str, num_points:int, queries:str, min_length:int, share:float=.5) -> tuple: # fps, source, episode
+               tracker:str, num_points:int, queries:str, min_length:int, share:float=.5, beside:float=.5,
+              ) -> tuple: # fps, source, episode
     "Read episode `k` of a source if it is pending, and label it with seed `k`."
     e = _load(e)
     if e.get('exact'): return e['fps'], e['name'], e
-    lab = label_episode(e, _tracker(tracker), num_points, queries, min_length, seed=k, share=share)
+    lab = label_episode(e, _tracker(tracker), num_points, queries, min_length, seed=k, share=share, beside=beside)
     return e['fps'], e.get('source', e['name']), lab
 
 def _same_fps(done:Iterable[tuple], fps:list) -> Iterator[dict]:
@@ -405,6 +407,7 @@ def _check_run(num_points:int, workers:int, shard:tuple|None) -> tuple: # the sh
 def label(source:str, out, path=None, tracker:str='lk', num_points:int=32, queries:str='moving',
           size:int|None=96, min_length:int=9, overwrite:bool=False, progress:bool=True,
           share:float=.5, # with queries='moving': the share of points on what moves
+          beside:float=.5, # with queries='moving': the share of the other points right beside what moves
           workers:int=1, # processes labelling episodes side by side; the file is the same for any number
           shard:tuple|None=None, # (I, N): episodes I, I+N, I+2N, ... only (see `join_track_files`)
           **read_kw) -> Path: # see `read_episodes`
@@ -415,7 +418,7 @@ def label(source:str, out, path=None, tracker:str='lk', num_points:int=32, queri
     total = len(range(i, len(listed), n)) if isinstance(listed, list) else None
     eps = itertools.islice(listed, i, None, n)
     job = functools.partial(_label_job, tracker=tracker, num_points=num_points, queries=queries,
-                            min_length=min_length, share=share)
+                            min_length=min_length, share=share, beside=beside)
     fps = []
     done = _same_fps(_in_order(job, zip(itertools.count(i, n), eps), workers), fps)
     it = iter(tqdm(done, f'labelling {source}', total, unit='episode', disable=not progress))
@@ -525,6 +528,9 @@ def _label_parser() -> argparse.ArgumentParser:
                    help='moving: points on what moves and on the still background, found from the video (default); grid')
     p.add_argument('--share', type=float, default=.5, metavar='S',
                    help='with --queries moving: the share of points on what moves (default 0.5)')
+    p.add_argument('--beside', type=float, default=.5, metavar='B',
+                   help='with --queries moving: the share of the other points right beside what moves, off its '
+                        'path (default 0.5; the rest spread over the background)')
     p.add_argument('--size', type=_count, default=96, metavar='PIXELS',
                    help='frames are made square and resized to this (default 96)')
     p.add_argument('--crop', choices=CROPS, help='a video that is not square: center (default: its central '
@@ -554,8 +560,9 @@ def _label_kw(a:argparse.Namespace) -> dict:
     read = dict(camera=a.camera) if kind == 'lerobot' else dict(table=a.table, encoding=a.encoding)
     if kind == 'pusht': read = dict(episodes=a.episodes, seed=a.seed, exact=a.exact)
     return dict(source=kind, out=a.out, path=None if kind == 'pusht' else a.source, tracker=a.tracker,
-                num_points=a.points, queries=a.queries, share=a.share, size=a.size, min_length=a.min_length,
-                overwrite=a.overwrite, workers=a.workers, shard=a.shard, crop=a.crop, **read)
+                num_points=a.points, queries=a.queries, share=a.share, beside=a.beside, size=a.size,
+                min_length=a.min_length, overwrite=a.overwrite, workers=a.workers, shard=a.shard,
+                crop=a.crop, **read)
 
 def label_cli(argv=None):
     "Turn videos (a folder, or a LeRobot v3.0 dataset) or PushT episodes into a track file, or join track files."
