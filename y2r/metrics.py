@@ -21,8 +21,8 @@ from .world.language import DIRECTION_VECTORS
 # %% auto #0
 __all__ = ['point_errors', 'masked_mean', 'ade', 'fde', 'min_ade', 'min_fde', 'hand_position_error', 'rot6d_to_matrix',
            'rotation_angle', 'hand_rotation_error', 'object_direction', 'instruction_following', 'wilson',
-           'share_difference', 'mcnemar', 'paired_difference', 'direction_coverage', 'track_metrics', 'track_segments',
-           'show_tracks', 'show_batch']
+           'share_difference', 'mcnemar', 'paired_difference', 'paired_outcomes', 'direction_coverage', 'track_metrics',
+           'track_segments', 'show_tracks', 'show_batch']
 
 # %% ../nbs/09_metrics.ipynb #48d630c3
 def point_errors(pred:torch.Tensor, # (..., 2) predicted positions or displacements, image units
@@ -158,6 +158,17 @@ def paired_difference(b:int, c:int, n:int, # discordant pairs as in `mcnemar`; a
     d = (b - c) / n
     h = z * math.sqrt(b + c - (b - c) ** 2 / n) / n
     return (d, d - h, d + h)
+
+# %% ../nbs/09_metrics.ipynb #03f67514
+def paired_outcomes(a, b, # two arms' outcomes on the same samples: '0'/'1' strings or bool arrays
+                    z:float=1.96) -> dict: # difference (a's share minus b's), ci (low, high), p (McNemar's)
+    "Two arms scored on the same samples compared: the difference in their shares, its interval and McNemar's p."
+    x, y = (np.array(list(v)) == '1' if isinstance(v, str) else np.asarray(v, dtype=bool) for v in (a, b))
+    if x.shape != y.shape: raise ValueError(f'paired_outcomes: the two arms have {len(x)} and {len(y)} outcomes; '
+                                            'a paired comparison needs the same samples')
+    k, l = int((x & ~y).sum()), int((~x & y).sum())
+    d, lo, hi = paired_difference(k, l, len(x), z)
+    return dict(difference=d, ci=(lo, hi), p=mcnemar(k, l))
 
 # %% ../nbs/09_metrics.ipynb #ba870534
 def direction_coverage(preds:torch.Tensor,      # (B, K, N, T, 2) K sampled displacements per input

@@ -16,8 +16,8 @@ from .contract import grid_queries
 
 # %% auto #0
 __all__ = ['TRACKERS', 'require', 'lk_step', 'lk_track', 'local_std', 'flat_pixels', 'photometry', 'LKTracker', 'write_mp4',
-           'h264', 'camera_shake', 'camera_like', 'moved_points', 'motion_masks', 'motion_candidates', 'moving_queries',
-           'CoTracker', 'make_tracker']
+           'h264', 'camera_shake', 'camera_like', 'moved_points', 'motion_masks', 'motion_candidates', 'mask_pixels',
+           'moving_queries', 'CoTracker', 'make_tracker']
 
 # %% ../nbs/22_tracking.ipynb #fd98298e
 def require(module:str, # the module to import
@@ -288,7 +288,12 @@ def motion_masks(frames:np.ndarray, # (L, H, W, 3) uint8
 def motion_candidates(frames:np.ndarray, # (L, H, W, 3) uint8
                       tracker:LKTracker) -> np.ndarray: # (M, 2) pixel centres
     "Pixels that are on a mover in the first frame by their looks: textured, unlike the background, and changing."
-    ys, xs = np.nonzero(motion_masks(frames, tracker)[0])
+    return mask_pixels(motion_masks(frames, tracker)[0])
+
+def mask_pixels(mask:np.ndarray, # (H, W) bool
+               ) -> np.ndarray: # (M, 2) x, y pixel centres, row by row
+    "The centres of the pixels a mask holds, as query points."
+    ys, xs = np.nonzero(mask)
     return np.stack([xs, ys], 1) + .5
 
 def _erode(mask:np.ndarray, r:int) -> np.ndarray:
@@ -310,7 +315,7 @@ def moving_queries(frames:np.ndarray, # (L, H, W, 3) uint8
     rng = np.random.default_rng(seed)
     k, z = int(round(n * share)), tracker.sizes(*frames.shape[1:3])
     core, fg, still = motion_masks(frames, tracker)
-    cand = np.stack(np.nonzero(core)[::-1], 1) + .5
+    cand = mask_pixels(core)
     if len(cand) > candidates * k: cand = cand[rng.choice(len(cand), candidates * k, replace=False)]
     moved = moved_points(*tracker(frames, cand), side=min(frames.shape[1:3])) if k and len(cand) else np.zeros(len(cand), bool)
     movers = cand[moved][rng.permutation(int(moved.sum()))[:k]]
@@ -326,8 +331,7 @@ def _beside(fg:np.ndarray, still:np.ndarray, movers:np.ndarray, z:dict) -> np.nd
     cv2 = require('cv2', 'video')
     dist = cv2.distanceTransform((~fg).astype(np.uint8), cv2.DIST_L2, 3)  # to the nearest foreground pixel
     lo = z['r'] + z['shift'] + 1
-    ys, xs = np.nonzero((dist >= lo) & (dist <= lo + 2 * z['texture']) & still)
-    px = np.stack([xs, ys], 1) + .5
+    px = mask_pixels((dist >= lo) & (dist <= lo + 2 * z['texture']) & still)
     return px[_near(px, movers, lo + 2 * z['texture'] + 2 * z['r'])]
 
 def _pick(rng, pts:np.ndarray, k:int) -> np.ndarray: # up to `k` of `pts`, at random

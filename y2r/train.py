@@ -7,10 +7,10 @@ Docs: https://y2r-dev.github.io/y2r/train.html.md"""
 # %% auto #0
 __all__ = ['SCHEDULE_KEYS', 'LOGGED', 'USER_ERRORS', 'resolve_device', 'init_distributed', 'StepBatches', 'lr_factor',
            'make_scheduler', 'LossModule', 'step_generator', 'ema_warmup_avg_fn', 'param_groups', 'amp_settings',
-           'all_finite', 'mean_logs', 'Trainer', 'free_dir', 'train', 'train_cli']
+           'all_finite', 'mean_logs', 'without_world_annotations', 'Trainer', 'free_dir', 'train', 'train_cli']
 
 # %% ../nbs/15_train.ipynb #273d5cb3
-import argparse, contextlib, itertools, math, os, time
+import argparse, contextlib, itertools, json, math, os, time
 from dataclasses import replace
 from pathlib import Path
 
@@ -27,14 +27,16 @@ from tqdm.auto import tqdm
 from .checkpoint import save_checkpoint, set_rng_state
 from .config import DEFAULT_CONFIG, PACKAGED_CONFIG, Config, default_config, load_config, save_config
 from .contract import collate_tracks
-from .files import remove_stale_temps
+from .files import atomic_path, remove_stale_temps
 from .datasets import dataset_texts, fixed_batch, make_datasets, to_device
-from .evaluate import annotated, evaluate, sample_disp, score, summary, take
+from .evaluate import REFERENCE_SEED, annotated, evaluate, held_out_following, sample_disp, score, summary, take
 from .factory import create_model
+from .metrics import wilson
 from .models.diffusion_model import DiffusionIntentTracker
 from .resume import (CtrlC, TrainingInterrupted, check_resumable, check_same_stream, load_run_checkpoint,
                         resume_files, stream_diff)
-from .runlog import append_metrics, plot_run, truncate_metrics
+from .runlog import FOLLOWING_NAME, append_metrics, plot_run, truncate_metrics
+from .world.dataset import SyntheticWorld
 
 # %% ../nbs/15_train.ipynb #6336cc72
 def resolve_device(spec:str='auto', # 'auto', 'cpu', 'cuda', 'cuda:1', ...
@@ -159,11 +161,21 @@ def mean_logs(logs:list, # per step, a dict of scalar tensors
         x /= world
     return {('loss' if k == 'total_loss' else k): v for k, v in zip(keys, x.tolist())}
 
+# %% ../nbs/15_train.ipynb #423d07e5
+def without_world_annotations(cfg:Config, verbose:bool=True) -> Config:
+    "`cfg` with the attribute loss off where the data is a track file: it reads what only the synthetic world knows."
+    names = list(cfg.model.point_attributes)
+    if cfg.data.dataset == 'synthetic' or not names: return cfg
+    if verbose: print(f"model.point_attributes: {', '.join(names)} are annotations of the synthetic world, "
+                      "which a track file does not have; this run trains without the attribute loss")
+    return replace(cfg, model=replace(cfg.model, point_attributes={}))
+
 # %% ../nbs/15_train.ipynb #cb8f0933
 class Trainer:
     "A training run of `cfg`, in `run_dir` (default `cfg.training.out_dir`)."
     def __init__(self, cfg:Config, run_dir=None,
                  model_cls:type=DiffusionIntentTracker): # a subclass, for an experiment arm
+        cfg = without_world_annotations(cfg, int(os.environ.get('RANK', 0)) == 0)
         tc = cfg.training
         self.device = resolve_device(tc.device, int(os.environ.get('LOCAL_RANK', 0)))
         self.rank, self.world = init_distributed(self.device)
@@ -194,6 +206,8 @@ class Trainer:
         self._done = self.batches_drawn  # the batches of the whole steps: what a save after Ctrl-C records
         try:
             with self.ctrl_c: self._loop(min(until or tc.steps, tc.steps), pbar)
+            pbar.close()
+            if self.step == tc.steps: self.final_evaluation()
         except KeyboardInterrupt: raise self._interrupted() from None
         finally: pbar.close()
         return self
@@ -338,6 +352,21 @@ def save(self:Trainer, name:str='latest.pt'):
                  scaler=self.scaler.state_dict())
     return save_checkpoint(self.run_dir / name, self.model, self.step, self.cfg, self.ema, self.opt,
                            self.sched, extra)
+
+# %% ../nbs/15_train.ipynb #e365d9b6
+@patch
+def final_evaluation(self:Trainer) -> dict|None: # kind -> (followed, n), or None where it does not apply
+    "After the last step (rank 0, synthetic world): following per reference kind at CFG 1, to `following.json`."
+    n = self.cfg.training.final_eval
+    if not (n and self.is_main and isinstance(self.train_ds, SyntheticWorld)): return None
+    res = held_out_following(self.ema.module.eval(), self.train_ds, n, progress=True)
+    out = dict(step=self.step, scale=1.0, world_seed=REFERENCE_SEED, followed=res)
+    with atomic_path(self.run_dir / FOLLOWING_NAME) as p: p.write_text(json.dumps(out, indent=1))
+    for name, (k, m) in res.items():
+        lo, hi = wilson(k, m)
+        tqdm.write(f'held-out {name}: {k / m:.1%} of {m} ({lo:.1%}-{hi:.1%}) at CFG 1')
+    self.plot(self.run_dir / 'plots.png')
+    return res
 
 # %% ../nbs/15_train.ipynb #a2bb5ed2
 def _tensorboard(run_dir:Path):

@@ -145,7 +145,8 @@ def draw_curve(ax, curve:dict, # from `following_curve` or `packaged_curve`
               ):
     "The following curve with `guidance_scale` marked, titled with its set; faded, with a note, if `text` isn't."
     plot_following_curve(curve, guidance_scale, ax=ax)
-    ax.set_title(f"following: {CURVE_SET},\nn={curve['n']} per scale, 95% interval", fontsize=8)
+    world = f" ({curve['world']})" if 'world' in curve else ''  # packaged curves say which world they were measured in
+    ax.set_title(f"following: {CURVE_SET},\nn={curve['n']} per scale{world}, 95% interval", fontsize=8)
     kind = instruction_kind(text)
     if kind == 'push': return ax
     for artist in ax.lines + ax.collections: artist.set_alpha(.25)

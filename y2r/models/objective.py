@@ -66,6 +66,7 @@ def motion_loss(net:TrackDiT, cond:Condition, batch:Mapping, # with gt_disp_norm
 def check_attributes(net:TrackDiT, batch:Mapping, dims:dict # sizes from `check_inputs`
                     ):
     "Raise a `ValueError` unless `batch` holds every annotation `point_attributes` names, as (B, N) classes."
+    if not net.training and not any(k in batch for k in net.config.point_attributes): return  # scoring a track file
     for k, n in net.config.point_attributes.items():
         if k not in batch:
             raise ValueError(f"batch is missing `{k}` (B, N), which the attribute loss of model.point_attributes reads: "
@@ -167,7 +168,8 @@ def training_loss(net:TrackDiT, batch:Mapping, # a batch of the data contract
     motion = total.new_zeros(())
     if net.motion_head is not None: motion = motion_loss(net, cond, batch, disp_stats, drop)
     attribute = total.new_zeros(())
-    if net.attribute_heads is not None: attribute = attribute_loss(net, cond, batch)
+    if net.attribute_heads is not None and all(k in batch for k in c.point_attributes):  # not when scoring a track file
+        attribute = attribute_loss(net, cond, batch)
     extra = c.motion_weight * motion + c.attribute_weight * attribute
     return dict(total_loss=total + extra, track_loss=track.mean(), hand_uvd_loss=uvd.mean(), hand_rot_loss=rot.mean(),
                 motion_loss=motion, attribute_loss=attribute, per_sample_loss=per_sample.detach(), timesteps=t)
