@@ -7,7 +7,9 @@ Needs `jupyterlab`, `ipywidgets`, `playwright` (pip; the browser itself is never
 random token, in a temporary folder holding a copy of the notebook (without the cells `#| slow`, `#| cuda` or
 `#| notest` mark, as `nbdev-test` runs it); the server and its kernels are stopped whatever happens.
 
-The test drives the explorer on the two packaged models (the first in the notebook): it steps the CFG slider from 3
+The test drives the explorer on the two packaged models (the first in the notebook): it moves to scene `SCENE` (a
+push naming colour and shape where another object shares the colour: the picture shows what the colour-world early
+model reads, and what guidance does with it), steps the CFG slider from 3
 to 5 with eight key presses and checks that the picture changes, that the last picture is of scale 5 and that
 values which arrived while a picture was drawn were skipped rather than queued; then it switches to the early model,
 ticks the cond - uncond box, ticks the hands box, narrows the guidance interval to [0.5, 1] and raises the rescale
@@ -33,14 +35,15 @@ TST_FLAGS = re.search(r'^tst_flags\s*=\s*"([^"]*)"', (REPO / 'pyproject.toml').r
 SKIPPED = re.compile(rf'^#\|\s*({"|".join(map(re.escape, TST_FLAGS))})\b', re.M)  # cells `nbdev-test` leaves out
 
 def prepare_notebook(src: Path, dst: Path) -> Path:
-    "Copy `src` to `dst` without its outputs, the cells `nbdev-test` skips, and the cell that exports the library (it needs the repo)."
+    "Copy `src` to `dst` (and its images and experiments) without its outputs, the cells `nbdev-test` skips, and the export cell."
     nb = json.loads(src.read_text())
     nb['cells'] = [c for c in nb['cells'] if 'nbdev_export' not in ''.join(c['source'])
                    and not (c['cell_type'] == 'code' and SKIPPED.search(''.join(c['source'])))]
     for c in nb['cells']:
         if c['cell_type'] == 'code': c['outputs'], c['execution_count'] = [], None
     dst.write_text(json.dumps(nb))
-    if (src.parent / 'images').is_dir(): shutil.copytree(src.parent / 'images', dst.parent / 'images')  # pictures the markdown shows
+    for folder in ('images', 'experiments'):  # pictures the markdown shows, committed results the notebook reads
+        if (src.parent / folder).is_dir(): shutil.copytree(src.parent / folder, dst.parent / folder)
     return dst
 
 @contextmanager
@@ -148,6 +151,8 @@ def slide(page, explorer, label: str, presses: int, res: dict):
     "An action: press ArrowRight `presses` times on the (lower) handle of the slider `label`; its readout goes to `res`."
     return lambda: res.update({f'readout {label}': move_slider(page, explorer, label, presses)})
 
+SCENE = 7  # of the explorer's held-out scenes: "nudge the scarlet wedge to the left", beside a red square
+
 def packaged_explorer(page):
     "The explorer that offers the early packaged model (the notebook's first)."
     early = page.locator('.widget-toggle-button', has_text='y2r-small-early')
@@ -172,6 +177,9 @@ def browser_check(url: str, token: str, nb_name: str, out: Path, chromium: str, 
             checks['the explorer offers both packaged models'] = res['models'] == ['y2r-small', 'y2r-small-early']
             status, img = explorer.locator('.widget-html').first, explorer.locator('img.widget-image').first
             res['status_first'] = wait_drawn(page, status, r'y2r-small: CFG 3 drawn')
+            scene = lambda: res.update(sample=move_slider(page, explorer, 'sample', SCENE))
+            res['status_scene'] = redrawn(page, img, status, scene, r'y2r-small: CFG 3 drawn')
+            checks[f'the sample slider moved to scene {SCENE}'] = res['sample'].strip() == str(SCENE)
             img.scroll_into_view_if_needed()
             shots = {'before': img.screenshot(path=str(out / 'figure_before.png'))}
             page.screenshot(path=str(out / 'explorer_before.png'))
