@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Make the packaged models: the default run's model, the same run partly trained, and every packaged model's guidance curve.
+"""Make the packaged models: the default run's model, the colour-world run partly trained, and their guidance curves.
 
     python tools/package_models.py small --run runs/train   # that run's best.pt: y2r/weights/y2r-small
     python tools/package_models.py early     # the colour-world run stopped at step 150: y2r/weights/y2r-small-early
@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 WEIGHTS = ROOT / 'y2r' / 'weights'
 
 def make_early(step: int, out: Path):
-    "Train the default config to `step` and save its EMA weights to `out`."
+    "Train the colour-world default run (`COLOUR_WORLD_RUN`, `PREVIOUS_SCHEDULE`) to `step`; save its EMA weights to `out`."
     from y2r.config import COLOUR_WORLD_RUN, PREVIOUS_SCHEDULE, load_config
     from y2r.train import Trainer
     import tempfile

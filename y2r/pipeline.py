@@ -28,7 +28,7 @@ __all__ = ['PACKAGED', 'CURVE_NAME', 'MAX_SIDE', 'MIN_SIDE', 'NEUTRAL_HAND_ROT',
            'show_prediction']
 
 # %% ../nbs/12a_pipeline.ipynb #a9f4a57e
-PACKAGED = ('y2r-small', 'y2r-small-early')  # the default run's best model, and the same run at step 150 of 1,500
+PACKAGED = ('y2r-small', 'y2r-small-early')  # the default run's best model; the colour-world run at step 150 of 700
 CURVE_NAME = 'guidance.json'  # a packaged model's following curve, measured once (tools/package_models.py curves)
 
 def pretrained_path(name:str='y2r-small') -> Path:
