@@ -18,7 +18,8 @@ import numpy as np
 import torch
 
 from .world.language import REFS
-from .metrics import show_tracks, wilson
+from .evaluate import plot_reference_following
+from .metrics import show_tracks
 from .sampler_demo import plot_probs
 
 # %% ../nbs/14_runlog.ipynb #67feea1e
@@ -143,18 +144,13 @@ FOLLOWING_NAME = 'following.json'  # a run's held-out following per reference ki
 
 def plot_held_out(following:dict, # the contents of `following.json`: `followed` (kind -> [followed, n]) and `scale`
                   ax=None):
-    "Held-out following per reference kind after the last step, with 95% Wilson intervals."
-    if ax is None: _, ax = plt.subplots(figsize=(5, 3))
-    names = list(following['followed'])
-    k, n = np.array([following['followed'][nm] for nm in names]).reshape(-1, 2).T
-    p = k / np.maximum(n, 1)
-    lo, hi = np.array([wilson(int(a), int(b)) for a, b in zip(k, n)]).reshape(-1, 2).T
-    ax.bar(range(len(names)), p, .6, yerr=[p - lo, hi - p], capsize=3, color='C2')
-    for i, v in enumerate(p): ax.text(i, .03, f'{v:.0%}', ha='center', fontsize=8, color='w')
+    "Held-out following per reference kind after the last step (`plot_reference_following`), with its share and 90%."
+    s, followed = following['scale'], following['followed']
+    n = max((m for _, m in followed.values()), default=0)
+    ax = plot_reference_following({name: {s: tuple(kn)} for name, kn in followed.items()}, ax,
+                                  title=f'Held-out, after the last step (CFG {s:g}, {n} per kind)')
+    for i, (k, m) in enumerate(followed.values()): ax.text(i, .03, f'{k / max(m, 1):.0%}', ha='center', fontsize=8, color='w')
     ax.axhline(.9, color='grey', lw=.8, ls=':')
-    ax.set_xticks(range(len(names)), [nm.replace('_', ' ') for nm in names], fontsize=8, rotation=15)
-    ax.set(ylabel='instruction following', ylim=(0, 1.02),
-           title=f"Held-out, after the last step (CFG {following['scale']:g}, {int(n.max(initial=0))} per kind)")
     return ax
 
 # %% ../nbs/14_runlog.ipynb #3dd4bd38
