@@ -27,12 +27,12 @@ from tqdm.auto import tqdm
 
 from .contract import grid_queries
 from .trackfile import EPISODE_KEYS, HAND_EPISODE_KEYS, open_track_file, write_track_file
-from .tracking import make_tracker, moving_queries, require
+from .tracking import LKTracker, make_tracker, moving_queries, on_background, require
 
 # %% auto #0
 __all__ = ['CROPS', 'VIDEO_SUFFIXES', 'QUERIES', 'SOURCES', 'fit_frame', 'fit_frames', 'read_video', 'read_instructions',
-           'video_folder_episodes', 'lerobot_episodes', 'query_points', 'label_episode', 'read_episodes', 'label',
-           'join_track_files', 'show_labels', 'label_cli']
+           'video_folder_episodes', 'lerobot_episodes', 'query_points', 'track_points', 'label_episode',
+           'read_episodes', 'label', 'join_track_files', 'show_labels', 'label_cli']
 
 # %% ../nbs/24_label.ipynb #28dfab16
 CROPS = ('center', 'pad', 'none')  # the central square, the whole frame on black bars, or square videos only
@@ -293,6 +293,12 @@ def query_points(frames:np.ndarray, n:int, how:str='moving', seed:int=0,
     if how == 'moving': return moving_queries(frames, n, seed, share, beside=beside)
     raise ValueError(f"unknown query points {how!r}; choose one of {QUERIES}")
 
+def track_points(frames:np.ndarray, q:np.ndarray, # (L, H, W, 3) uint8, (N, 2) query points
+                 tracker) -> tuple: # tracks (L, N, 2), visibility (L, N)
+    "The tracker's tracks of `q`; `LKTracker` is told which points lie on the background (`on_background`)."
+    if isinstance(tracker, LKTracker): return tracker(frames, q, background=on_background(frames, q, tracker))
+    return tracker(frames, q)
+
 def label_episode(ep:dict, # name, frames, instruction (optionally `queries` (N, 2) and annotations)
                   tracker, num_points:int=32, queries:str='moving', min_length:int=2, seed:int=0,
                   share:float=.5, beside:float=.5) -> dict:
@@ -302,7 +308,7 @@ def label_episode(ep:dict, # name, frames, instruction (optionally `queries` (N,
         raise ValueError(f"{ep.get('source', ep['name'])}: {L} frames, shorter than a training window of {min_length}")
     q = ep.get('queries')
     if q is None: q = query_points(ep['frames'], num_points, queries, seed, share, beside)
-    tracks, vis = tracker(ep['frames'], q)
+    tracks, vis = track_points(ep['frames'], q, tracker)
     out = dict(name=ep['name'], frames=ep['frames'], tracks=tracks, visibility=vis, instruction=ep['instruction'])
     if 'annotations' in ep: out['annotations'] = ep['annotations']
     return out

@@ -17,7 +17,7 @@ from .contract import grid_queries
 # %% auto #0
 __all__ = ['TRACKERS', 'require', 'lk_step', 'lk_track', 'local_std', 'flat_pixels', 'photometry', 'LKTracker', 'write_mp4',
            'h264', 'camera_shake', 'camera_like', 'moved_points', 'motion_masks', 'motion_candidates', 'mask_pixels',
-           'moving_queries', 'CoTracker', 'make_tracker']
+           'moving_queries', 'on_background', 'CoTracker', 'make_tracker']
 
 # %% ../nbs/22_tracking.ipynb #fd98298e
 def require(module:str, # the module to import
@@ -179,8 +179,9 @@ def _inside(self:LKTracker, p, shape) -> np.ndarray: # (N,) bool
 @_patch
 def __call__(self:LKTracker, frames:np.ndarray, # (L, H, W, 3) uint8
              queries:np.ndarray, # (N, 2) points on frame 0, continuous pixel coordinates
+             background:np.ndarray|None=None, # (N,) bool: points on the still background (`on_background`), never tracked
             ) -> tuple: # tracks (L, N, 2), visibility (L, N)
-    "Track `queries` through `frames`: still, featureless, ambiguous or tracked, frame by frame."
+    "Track `queries` through `frames`: still, covered background, featureless, ambiguous or tracked, frame by frame."
     cv2 = require('cv2', 'video')
     g = _gray(frames)
     gf = [x.astype(np.float32) for x in g]
@@ -191,6 +192,7 @@ def __call__(self:LKTracker, frames:np.ndarray, # (L, H, W, 3) uint8
     texture = _at(local_std(gf[0], z['texture']), q)
     flat = flat_pixels(gf[0], z['texture'])
     p, out, seen = q.copy(), [q.copy()], [np.ones(len(q), bool)]
+    bg = np.zeros(len(q), bool) if background is None else np.asarray(background, bool)
     for t in range(1, len(g)):
         gain, noise = photometry(gf[0], gf[t], flat)
         thr = self.still_thresh + self.noise_factor * noise
@@ -200,6 +202,7 @@ def __call__(self:LKTracker, frames:np.ndarray, # (L, H, W, 3) uint8
             if shift is not None:
                 p[i], ok[i] = q[i] + shift, True
                 warps[i] = np.float32([[1, 0, o[0] + shift[0]], [0, 1, o[1] + shift[1]]])
+            elif bg[i]: p[i], ok[i] = q[i], False  # the background does not move: something covers it
             elif texture[i] < self.min_texture + self.noise_factor * noise: ok[i] = False  # featureless
             elif self._still(gf[0], gf[t], q[i], z['centre'], z['shift'], gain, thr) is not None: ok[i] = False  # ambiguous
             else: p[i], ok[i] = self._correct(cv2, patch, gf[t], warps, i, q[i] - o, p[i], ok[i], z['max_jump'])
@@ -341,6 +344,20 @@ def _near(a:np.ndarray, b:np.ndarray, d:float) -> np.ndarray: # (len(a),) bool: 
     if not len(b): return np.zeros(len(a), bool)
     return (np.abs(a[:, None] - b[None]).max(-1) <= d).any(1)
 
+
+# %% ../nbs/22_tracking.ipynb #1fe2b6d4
+def on_background(frames:np.ndarray, # (L, H, W, 3) uint8
+                  queries:np.ndarray, # (N, 2) points on frame 0, continuous pixel coordinates
+                  tracker:LKTracker|None=None, # its sizes and thresholds (default: `LKTracker()`)
+                 ) -> np.ndarray: # (N,) bool
+    "Which query points look like the plain surface of the first frame: on the background, which only gets covered."
+    tracker = tracker or LKTracker()
+    g0 = _gray(frames[:1])[0].astype(np.float32)
+    flat = flat_pixels(g0, tracker.sizes(*g0.shape)['texture'])
+    if flat is None: return np.zeros(len(queries), bool)  # no plain surface to compare with
+    surface = np.median(g0[flat])
+    thr = tracker.still_thresh + tracker.noise_factor * np.median(np.abs(g0[flat] - surface))
+    return np.abs(_at(g0, np.asarray(queries, np.float32) - .5) - surface) <= thr
 
 # %% ../nbs/22_tracking.ipynb #6ebe2022
 class CoTracker:
